@@ -1,0 +1,61 @@
+"""Helpers shared by the sub-commands: settings, JSON output, progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Callable
+
+from governance.config import Settings
+
+__all__ = ["add_json_flag", "emit", "settings_from", "Progress"]
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def settings_from(_args: argparse.Namespace) -> Settings:
+    return Settings.from_env()
+
+
+def emit(args: argparse.Namespace, result: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
+    """Print ``result`` as JSON with --json, else as the human summary."""
+    if getattr(args, "json", False):
+        json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(human(result))
+
+
+class Progress:
+    """Progress lines on stderr for long runs, at most one every ``interval`` seconds.
+
+    Lines carry counts only. Quiet when ``enabled`` is false (e.g. under --json
+    piped to a file the lines still go to stderr, so stdout stays parseable).
+    """
+
+    def __init__(self, label: str, total: int | None = None, *, interval: float = 1.0, enabled: bool = True) -> None:
+        self.label = label
+        self.total = total
+        self.interval = interval
+        self.enabled = enabled
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self._started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        of_total = f"/{self.total}" if self.total else ""
+        print(f"{self.label}: {done}{of_total} ({rate:,.0f}/s, {elapsed:,.1f}s)", file=sys.stderr, flush=True)
+
+    def finish(self, done: int) -> None:
+        self.update(done, force=True)

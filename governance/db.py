@@ -1,0 +1,62 @@
+"""Engines for the platform's databases (case stores, ledger).
+
+SQLite files get their folder created and sensible pragmas; connection failures
+become :class:`~governance.errors.StoreUnavailable` naming the URL without its
+password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from governance.errors import ConfigError, StoreUnavailable
+
+__all__ = ["make_engine", "safe_url", "check_reachable"]
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is reported by make_engine
+        return "<malformed url>"
+
+
+def make_engine(url: str, *, create_folder: bool = True) -> Engine:
+    """Create an engine; for SQLite, create the file's folder and enable WAL."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"database URL is malformed: {safe_url(url)}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and create_folder:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except Exception as exc:  # noqa: BLE001 - missing driver, bad options
+        raise ConfigError(f"cannot use database {safe_url(url)}: {type(exc).__name__}") from exc
+
+
+def check_reachable(engine: Engine) -> None:
+    """Open one connection, or raise StoreUnavailable naming the database."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        raise StoreUnavailable(
+            f"database {safe_url(str(engine.url))} is unreachable ({type(exc).__name__})"
+        ) from exc
