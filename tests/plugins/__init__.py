@@ -1,0 +1,1 @@
+"""Tests for the Airflow adapters in plugins/governance_airflow."""
