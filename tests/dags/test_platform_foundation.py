@@ -130,3 +130,31 @@ def test_a_failed_task_alerts_without_content_and_stops_the_run(
     # Nothing was written: no ledger, no export.
     assert not (governance_home / "ledger.db").exists()
     assert not (governance_home / "exports").exists()
+
+
+def test_seeds_two_stores_with_different_mappings(
+    airflow_db, dagbag, governance_home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several case stores at once: the reference schema and a Home-Start-style store."""
+    monkeypatch.setenv("AIRFLOW_VAR_GOVERNANCE_STORES", "default,homestart")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CASE_STORE_HOMESTART",
+        json.dumps({"conn_type": "sqlite", "host": str(governance_home / "hs" / "homestart.db"),
+                    "extra": {"mapping": "homestart"}}),
+    )
+    dag = dagbag.dags[DAG_ID]
+
+    dag_run = dag.test(run_conf={"families": 12, "seed": 3})
+
+    assert str(dag_run.state) == "success", _states(dag_run)
+    seeded = _xcom_returns(dag_run)["seed_case_stores"]["stores"]
+    assert set(seeded) == {"default", "homestart"}
+    assert seeded["homestart"]["rows"]["family"] == 12
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{governance_home / 'hs' / 'homestart.db'}")
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        files = conn.execute(sa.text('SELECT count(*) FROM "FamilyFile"')).scalar_one()
+    assert {"Household", "FamilyFile", "VisitNote"} <= tables
+    assert files == seeded["homestart"]["rows"]["case"]
