@@ -16,6 +16,8 @@ Environment variables:
 ``GOVERNANCE_OBJECTS_URL``          ``file:///abs/folder`` or ``s3://bucket/prefix`` (default ``<home>/objects``)
 ``GOVERNANCE_S3_ENDPOINT_URL``      S3-compatible endpoint (MinIO, moto); unset means AWS
 ``GOVERNANCE_KEYS_DIR``             key files, created 0700/0600 (default ``<home>/keys``)
+``GOVERNANCE_STATE_URL``            platform state tables: holds, quarantine, requests, studies,
+                                    findings, batches (default: the ledger's database)
 """
 
 from __future__ import annotations
@@ -63,7 +65,13 @@ class Settings:
     objects_url: str
     keys_dir: Path
     s3_endpoint_url: str | None = None
+    state_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def state_database_url(self) -> str:
+        """Where the platform's own state tables live: beside the ledger unless set."""
+        return self.state_url or self.ledger_url
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stores]
@@ -94,6 +102,7 @@ class Settings:
             objects_url=env.get("GOVERNANCE_OBJECTS_URL", (home / "objects").as_uri()),
             keys_dir=Path(env.get("GOVERNANCE_KEYS_DIR", str(home / "keys"))).resolve(),
             s3_endpoint_url=env.get("GOVERNANCE_S3_ENDPOINT_URL") or None,
+            state_url=env.get("GOVERNANCE_STATE_URL") or None,
         )
 
     def store(self, name: str = "default") -> StoreConfig:

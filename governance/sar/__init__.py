@@ -1,0 +1,1 @@
+"""Subject access requests: register, deadlines, discovery, redaction, bundles, delivery."""
