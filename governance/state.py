@@ -48,7 +48,7 @@ def _load_table_modules() -> None:
         except ModuleNotFoundError as exc:
             # A capability not installed in this build has no tables; any other
             # missing import is a real error and must surface.
-            if exc.name != module:
+            if exc.name is None or not module.startswith(exc.name):
                 raise
 
 

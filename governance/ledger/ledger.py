@@ -160,6 +160,11 @@ class Ledger:
             raise LedgerError(f"{what}: connection= is not to the ledger database")
         return _Borrowed(connection)
 
+    def shares_database(self, engine: sa.Engine) -> bool:
+        """True when ``engine`` reaches the ledger's own database, so a caller can
+        pass its connection to :meth:`append` and commit both together."""
+        return _database_of(engine.url) == _database_of(self.engine.url)
+
     def _lock(self, conn: sa.Connection) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})

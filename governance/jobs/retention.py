@@ -1,0 +1,103 @@
+"""Retention steps as the DAG and the CLI call them: settings in, ids and counts out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from governance.config import Settings
+from governance.retention.batches import approve_batch, create_batch, load_batch, reject_batch
+from governance.retention.certificate import issue_certificate
+from governance.retention.context import RetentionContext
+from governance.retention.execute import chunk_numbers, execute_chunk
+from governance.retention.plan import build_plan
+from governance.retention.tombstones import resurrected_case_ids, tombstone_key
+from governance.retention.verify import verify_batch
+
+__all__ = ["plan", "propose", "approve", "reject", "chunks_of", "execute", "execute_all", "verify", "certify", "batch_status"]
+
+
+def _plan(ctx: RetentionContext, as_of: date):
+    resurrected = resurrected_case_ids(ctx.store, ctx.state, tombstone_key(ctx.keys))
+    return build_plan(ctx.store, ctx.state, ctx.schedule, as_of, resurrected)
+
+
+def plan(settings: Settings, store: str, *, as_of: date, list_cases: bool = True) -> dict:
+    """The dry run: nothing changes."""
+    with RetentionContext.open(settings, store) as ctx:
+        return _plan(ctx, as_of).to_json(list_cases=list_cases)
+
+
+def propose(settings: Settings, store: str, *, as_of: date, created_by: str) -> dict:
+    """Plan, and make a batch of what is due (``batch_id`` None when nothing is)."""
+    with RetentionContext.open(settings, store) as ctx:
+        p = _plan(ctx, as_of)
+        batch = create_batch(ctx.state, ctx.ledger, p, created_by=created_by)
+        ctx.ledger.checkpoint()
+        counts = p.counts()
+        return {
+            "store": store, "as_of": as_of.isoformat(), "batch_id": batch.batch_id if batch else None,
+            "status": batch.status if batch else "nothing_due", "due": len(p.due),
+            "by_status": counts["by_status"], "due_by_class": batch.counts["by_class"] if batch else {},
+            "due_by_rule": batch.counts["by_rule"] if batch else {}, "chunks": batch.chunks if batch else 0,
+            "exclusion_reasons": counts["exclusion_reasons"],
+        }
+
+
+def approve(settings: Settings, batch_id: str, *, approved_by: str, note: str | None = None) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return approve_batch(ctx.state, ctx.ledger, batch_id, approved_by=approved_by, schedule=ctx.schedule, note=note).to_json()
+
+
+def reject(settings: Settings, batch_id: str, *, rejected_by: str, note: str | None = None) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return reject_batch(ctx.state, ctx.ledger, batch_id, rejected_by=rejected_by, schedule=ctx.schedule, note=note).to_json()
+
+
+def chunks_of(settings: Settings, batch_id: str) -> list[int]:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return chunk_numbers(ctx, batch_id)
+
+
+def execute(settings: Settings, batch_id: str, chunk_no: int, *, as_of: date, actor: str) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return execute_chunk(ctx, batch_id, chunk_no, as_of=as_of, actor=actor)
+
+
+def execute_all(settings: Settings, batch_id: str, *, as_of: date, actor: str, progress=None) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    totals = {"chunks": 0, "cases": 0, "object_versions": 0}
+    with RetentionContext.open(settings, store) as ctx:
+        for n, chunk_no in enumerate(chunk_numbers(ctx, batch_id), start=1):
+            result = execute_chunk(ctx, batch_id, chunk_no, as_of=as_of, actor=actor)
+            totals["chunks"] += 1
+            totals["cases"] += result.get("cases", 0)
+            totals["object_versions"] += result.get("object_versions", 0)
+            if progress:
+                progress(n)
+    return {"batch_id": batch_id, **totals}
+
+
+def verify(settings: Settings, batch_id: str, *, actor: str) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return verify_batch(ctx, batch_id, actor=actor)
+
+
+def certify(settings: Settings, batch_id: str, *, actor: str) -> dict:
+    store = load_batch(_state(settings), batch_id).store
+    with RetentionContext.open(settings, store) as ctx:
+        return issue_certificate(ctx, batch_id, actor=actor)
+
+
+def batch_status(settings: Settings, batch_id: str) -> dict:
+    return load_batch(_state(settings), batch_id).to_json()
+
+
+def _state(settings: Settings):
+    from governance.state import state_engine
+
+    return state_engine(settings)

@@ -1,0 +1,1 @@
+"""Retention: schedules, eligibility, holds, disposition batches, destruction, certificates."""

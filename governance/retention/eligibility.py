@@ -1,0 +1,247 @@
+"""Which cases may go, and why not: the one place the safety rules are enforced.
+
+A case is **due** only when every clock of its rule has run (the longest wins,
+including the youngest subject child's date-of-birth clock) and nothing stops it.
+It is **excluded**, with reason codes, when:
+
+- ``HOLD:<id>``: a litigation, inquiry or other hold covers it;
+- ``SAR_PENDING``: a member of the case has a pending subject-access request
+  (altering or destroying data after a request is an offence, DPA 2018 s.173);
+- ``QUARANTINED``: data quality has quarantined it or one of its records;
+- ``MISSING_TRIGGER:<what>`` / ``IMPLAUSIBLE_DATE:<what>``: the dates its clocks
+  need are absent or implausible (never destroyed on a guess);
+- ``NO_RULE``: the schedule has no rule for its type;
+- ``CHAIN:<case>``: another case in its re-referral chain is excluded.
+
+It is **not due** when a clock is still running, it is open (``OPEN``), it was
+reopened (``REOPENED``), or its re-referral chain is not finished
+(``CHAIN_NOT_DUE``): a re-referred family's episodes are kept as one series.
+Cases whose rule's action is ``review`` are listed as **review**, never destroyed.
+
+Everything is evaluated as of an explicit date. The same function is used by
+the plan, by batch creation and again just before every chunk is executed, so a
+hold or access request placed after approval wins.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from governance.retention.dates import expiry
+from governance.retention.facts import CaseFacts, chunked, load_facts, load_links
+from governance.retention.holds import active_holds, held_cases
+from governance.retention.schedule import Rule, Schedule
+from governance.stores.store import CaseStore
+
+__all__ = ["Decision", "evaluate", "EARLIEST_PLAUSIBLE_BIRTH", "RESURRECTED_RULE"]
+
+EARLIEST_PLAUSIBLE_BIRTH = date(1901, 1, 1)  # 1900-01-01 is a legacy system's "unknown"
+RESURRECTED_RULE = "tombstone"  # a destroyed record that came back from a backup
+
+
+@dataclass(frozen=True)
+class Decision:
+    case_id: str
+    case_type: str
+    status: str  # due | review | excluded | not_due
+    rule_id: str | None
+    action: str | None
+    due_on: date | None
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "case_id": self.case_id, "case_type": self.case_type, "status": self.status, "rule": self.rule_id,
+            "action": self.action, "due_on": self.due_on.isoformat() if self.due_on else None,
+            "reasons": list(self.reasons),
+        }
+
+
+def evaluate(
+    store: CaseStore,
+    state: Engine,
+    schedule: Schedule,
+    as_of: date,
+    *,
+    case_ids: Iterable[str] | None = None,
+    resurrected: frozenset[str] = frozenset(),
+) -> list[Decision]:
+    """Decide every case (or the given cases, with their whole re-referral chains)."""
+    components = _chains(load_links(store))
+    if case_ids is None:
+        wanted = None
+        facts = load_facts(store)
+    else:
+        wanted = set(case_ids)
+        scope = {member for c in wanted for member in components.get(c, (c,))}
+        facts = load_facts(store, sorted(scope))
+    exclusions = _exclusions(store, state, as_of, facts)
+    own = {cid: _own(f, schedule, as_of, cid in resurrected, exclusions.get(cid, ())) for cid, f in facts.items()}
+    decisions = [_with_chain(own[cid], components.get(cid, (cid,)), own) for cid in facts]
+    if wanted is not None:
+        decisions = [d for d in decisions if d.case_id in wanted]
+    return sorted(decisions, key=lambda d: d.case_id)
+
+
+# -- the rules ---------------------------------------------------------------------
+
+
+def _conditions(f: CaseFacts):
+    def holds(name: str) -> bool:
+        if name == "cp_concerns_or_social_care":
+            return bool(f.child_protection_concerns) or bool(f.social_care_involvement)
+        if name == "child_died_before_18":
+            return any(born is not None and died < expiry(born, 18) for born, died in f.child_deaths)
+        if name == "allegation_unfounded":
+            return (f.allegation_outcome or "").lower() == "unfounded"
+        raise ValueError(name)
+
+    return holds
+
+
+def _data_problems(f: CaseFacts, as_of: date) -> list[str]:
+    problems = []
+    if f.opened_on is None:
+        problems.append("MISSING_TRIGGER:opened_on")
+    elif f.opened_on > as_of:
+        problems.append("IMPLAUSIBLE_DATE:opened_on_in_future")
+    if f.status == "closed" and f.closed_on is None:
+        problems.append("MISSING_TRIGGER:closed_on")
+    if f.closed_on is not None:
+        if f.opened_on is not None and f.closed_on < f.opened_on:
+            problems.append("IMPLAUSIBLE_DATE:closed_before_opened")
+        if f.closed_on > as_of:
+            problems.append("IMPLAUSIBLE_DATE:closed_on_in_future")
+    if f.oldest_dob is not None and f.oldest_dob < EARLIEST_PLAUSIBLE_BIRTH:
+        problems.append("IMPLAUSIBLE_DATE:date_of_birth")
+    if f.youngest_dob is not None and f.youngest_dob > as_of:
+        problems.append("IMPLAUSIBLE_DATE:date_of_birth_in_future")
+    return problems
+
+
+def _trigger(f: CaseFacts, trigger: str, rule: Rule) -> tuple[date | None, str | None]:
+    """The clock's start date, or the reason it cannot be known."""
+    if trigger == "closure":
+        return (f.closed_on, None) if f.closed_on else (None, "MISSING_TRIGGER:closed_on")
+    if trigger == "last_activity":
+        latest = max((d for d in (f.last_activity_on, f.closed_on, f.reopened_on) if d), default=None)
+        return (latest, None) if latest else (None, "MISSING_TRIGGER:last_activity")
+    if trigger == "date_of_birth":
+        if f.children == 0 or f.children_without_dob:
+            return None, "MISSING_TRIGGER:date_of_birth"
+        return f.youngest_dob, None  # the youngest child's clock runs last
+    if trigger == "death":
+        deaths = [died for born, died in f.child_deaths if born is not None and died < expiry(born, 18)]
+        return (max(deaths), None) if deaths else (None, "MISSING_TRIGGER:date_of_death")
+    if trigger == "order_date":
+        return (f.order_date, None) if f.order_date else (None, "MISSING_TRIGGER:order_date")
+    raise ValueError(f"rule {rule.id}: unknown trigger {trigger}")
+
+
+def _own(f: CaseFacts, schedule: Schedule, as_of: date, resurrected: bool, blocked: tuple[str, ...]) -> Decision:
+    """The case on its own, before its re-referral chain is considered."""
+    def decide(status, rule=None, due_on=None, reasons=()):
+        return Decision(f.id, f.case_type, status, rule.id if rule else (RESURRECTED_RULE if resurrected else None),
+                        rule.action if rule else ("destroy" if resurrected else None), due_on, tuple(reasons))
+
+    if resurrected:
+        # Destroyed once already: due now, but holds and access requests still win.
+        return decide("excluded", reasons=blocked) if blocked else decide("due", due_on=as_of)
+    rule = schedule.rule_for(f.case_type, _conditions(f))
+    problems = _data_problems(f, as_of)
+    if rule is None:
+        return decide("excluded", reasons=["NO_RULE", *problems])
+    if problems:
+        return decide("excluded", rule, reasons=problems + list(blocked))
+    if f.status != "closed":
+        return decide("not_due", rule, reasons=["REOPENED" if f.reopened_on else "OPEN"])
+    if f.reopened_on is not None and (f.closed_on is None or f.reopened_on >= f.closed_on):
+        return decide("not_due", rule, reasons=["REOPENED"])
+    due_on, missing = None, []
+    for clock in rule.clocks:
+        start, why = _trigger(f, clock.trigger, rule)
+        if start is None:
+            missing.append(why)
+            continue
+        ends = expiry(start, clock.years)
+        due_on = ends if due_on is None or ends > due_on else due_on
+    if missing:
+        return decide("excluded", rule, reasons=missing + list(blocked))
+    if due_on > as_of:
+        return decide("not_due", rule, due_on=due_on)
+    if blocked:
+        return decide("excluded", rule, due_on, blocked)
+    return decide("review" if rule.action == "review" else "due", rule, due_on)
+
+
+def _with_chain(decision: Decision, chain: tuple[str, ...], own: dict[str, Decision]) -> Decision:
+    """A re-referral chain is one series: a case goes only when every case in it can go."""
+    if decision.status not in ("due", "review") or len(chain) == 1:
+        return decision
+    others = [own[c] for c in chain if c != decision.case_id and c in own]
+    excluded = [o.case_id for o in others if o.status == "excluded"]
+    if excluded:
+        return Decision(decision.case_id, decision.case_type, "excluded", decision.rule_id, decision.action,
+                        decision.due_on, tuple(f"CHAIN:{c}" for c in excluded))
+    waiting = [o for o in others if o.status == "not_due"]
+    if waiting:
+        later = [o.due_on for o in waiting if o.due_on]
+        due_on = max([decision.due_on, *later]) if decision.due_on and len(later) == len(waiting) else None
+        return Decision(decision.case_id, decision.case_type, "not_due", decision.rule_id, decision.action,
+                        due_on, ("CHAIN_NOT_DUE",))
+    return decision
+
+
+# -- inputs --------------------------------------------------------------------------
+
+
+def _chains(links: list[tuple[str, str | None]]) -> dict[str, tuple[str, ...]]:
+    """Connected components of the re-referral graph (union-find over ids only)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for case_id, previous in links:
+        find(case_id)
+        if previous:
+            parent[find(case_id)] = find(previous)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for case_id in parent:
+        groups[find(case_id)].append(case_id)
+    return {member: tuple(sorted(group)) for group in groups.values() if len(group) > 1 for member in group}
+
+
+def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, CaseFacts]) -> dict[str, tuple[str, ...]]:
+    from governance.quality.tables import quarantine
+    from governance.sar.tables import PENDING_STATUSES, requests
+
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for case_id, hold_ids in held_cases(store, active_holds(state, store.name, as_of), facts).items():
+        reasons[case_id].extend(f"HOLD:{h}" for h in sorted(hold_ids))
+    with state.connect() as conn:
+        pending_people = conn.execute(sa.select(requests.c.subject_person_id).where(
+            requests.c.store == store.name, requests.c.status.in_(PENDING_STATUSES))).scalars().all()
+        quarantined = set(conn.execute(sa.select(quarantine.c.case_id).where(
+            quarantine.c.store == store.name, quarantine.c.released_at.is_(None),
+            quarantine.c.case_id.is_not(None))).scalars())
+    with store.engine.connect() as conn:
+        for batch in chunked(sorted(set(pending_people))):
+            query = sa.select(store.raw("case_member", "case_id")).where(store.raw("case_member", "person_id").in_(batch))
+            for case_id in conn.execute(query).scalars():
+                if case_id in facts and "SAR_PENDING" not in reasons[case_id]:
+                    reasons[case_id].append("SAR_PENDING")
+    for case_id in quarantined & set(facts):
+        reasons[case_id].append("QUARANTINED")
+    return {case_id: tuple(r) for case_id, r in reasons.items() if r}

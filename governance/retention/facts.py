@@ -1,0 +1,121 @@
+"""What eligibility needs to know about cases, read set-based from a store.
+
+One aggregate query per store (cases joined to their subject children), read
+in bounded chunks when a subset is asked for. Fields a store does not map
+(e.g. a Home-Start store keeps no reopening dates) read as NULL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Iterator
+
+import sqlalchemy as sa
+
+from governance.stores.store import CaseStore
+
+__all__ = ["CaseFacts", "load_facts", "load_links", "chunked"]
+
+CHUNK = 500
+_CASE_FIELDS = (
+    "id", "family_id", "case_type", "status", "opened_on", "closed_on", "reopened_on", "re_referral_of",
+    "last_activity_on", "order_date", "csa_relevant", "child_protection_concerns", "social_care_involvement",
+    "allegation_outcome", "closure_reason",
+)
+
+
+@dataclass(slots=True)
+class CaseFacts:
+    id: str
+    family_id: str | None
+    case_type: str
+    status: str
+    opened_on: date | None
+    closed_on: date | None
+    reopened_on: date | None
+    re_referral_of: str | None
+    last_activity_on: date | None
+    order_date: date | None
+    csa_relevant: bool | None
+    child_protection_concerns: bool | None
+    social_care_involvement: bool | None
+    allegation_outcome: str | None
+    closure_reason: str | None
+    children: int = 0
+    children_without_dob: int = 0
+    youngest_dob: date | None = None
+    oldest_dob: date | None = None
+    child_deaths: list[tuple[date | None, date]] = field(default_factory=list)
+
+
+def chunked(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _col(store: CaseStore, entity: str, name: str) -> sa.ColumnElement:
+    if store.has_field(entity, name):
+        return store.column(entity, name)
+    return sa.null().label(name)
+
+
+def load_links(store: CaseStore) -> list[tuple[str, str | None]]:
+    """(case id, case it re-refers) for every case: cheap, two columns."""
+    query = sa.select(store.raw("case", "id"), _col(store, "case", "re_referral_of"))
+    with store.engine.connect() as conn:
+        return [(row[0], row[1]) for row in conn.execute(query)]
+
+
+def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None) -> dict[str, CaseFacts]:
+    """Facts for the given cases (every case when None)."""
+    facts: dict[str, CaseFacts] = {}
+    batches: Iterable[list[str] | None] = [None] if case_ids is None else chunked(case_ids)
+    with store.engine.connect() as conn:
+        for batch in batches:
+            query = sa.select(*(_col(store, "case", f) for f in _CASE_FIELDS))
+            if batch is not None:
+                query = query.where(store.raw("case", "id").in_(batch))
+            for row in conn.execute(query):
+                facts[row.id] = CaseFacts(*row)
+            _add_children(store, conn, facts, batch)
+    return facts
+
+
+def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFacts], batch: list[str] | None) -> None:
+    member_case = store.raw("case_member", "case_id")
+    person_id = store.raw("person", "id")
+    dob = store.raw("person", "date_of_birth") if store.has_field("person", "date_of_birth") else sa.null()
+    joined = store.table("case_member").join(store.table("person"), store.raw("case_member", "person_id") == person_id)
+    is_child = store.is_("case_member", "role", "subject_child")
+    in_scope = is_child if batch is None else sa.and_(is_child, member_case.in_(batch))
+    aggregate = (
+        sa.select(
+            member_case,
+            sa.func.count(),
+            sa.func.sum(sa.case((dob.is_(None), 1), else_=0)),
+            sa.func.max(dob),
+            sa.func.min(dob),
+        )
+        .select_from(joined)
+        .where(in_scope)
+        .group_by(member_case)
+    )
+    for case_id, children, without_dob, youngest, oldest in conn.execute(aggregate):
+        case = facts.get(case_id)
+        if case is not None:
+            case.children, case.children_without_dob = int(children), int(without_dob or 0)
+            case.youngest_dob, case.oldest_dob = youngest, oldest
+    if store.has_field("person", "date_of_death"):
+        dod = store.raw("person", "date_of_death")
+        deaths = sa.select(member_case, dob, dod).select_from(joined).where(sa.and_(in_scope, dod.is_not(None)))
+        for case_id, born, died in conn.execute(deaths):
+            if case_id in facts:
+                facts[case_id].child_deaths.append((born, died))
+

@@ -1,0 +1,152 @@
+"""Holds: litigation, public inquiries and anything else that stops destruction.
+
+A hold is a query over cases, stored as structured JSON (never raw SQL):
+``case_ids``, ``family_ids``, ``person_ids`` (cases the person is a member of),
+``case_types`` and ``flags`` (boolean case fields such as ``csa_relevant``),
+or ``{"all": true}``. A case matching any part is held. Each hold has a named
+source, a reason and a review date; it applies from ``placed_on`` until it is
+lifted (``lifted_on``), so an inquiry's hold can be recorded and later lifted,
+as IICSA's was on 20 January 2023. A passed review date does not lift a hold:
+it is reported so the IG team reviews it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from governance.errors import ConfigError
+from governance.retention import tables
+from governance.stores.model import CASE_TYPES
+from governance.stores.store import CaseStore
+
+__all__ = ["Hold", "place_hold", "lift_hold", "active_holds", "held_cases", "HOLD_FLAGS", "HOLD_KINDS"]
+
+HOLD_KINDS = ("litigation", "inquiry", "other")
+HOLD_FLAGS = ("csa_relevant", "child_protection_concerns", "social_care_involvement")
+_SCOPE_KEYS = ("all", "case_ids", "family_ids", "person_ids", "case_types", "flags")
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    store: str | None
+    kind: str
+    source: str
+    reason: str
+    scope: Mapping[str, object]
+    placed_on: date
+    review_on: date
+    lifted_on: date | None
+    placed_by: str
+
+    def to_json(self) -> dict:
+        return {
+            "hold_id": self.hold_id, "store": self.store, "kind": self.kind, "source": self.source,
+            "reason": self.reason, "scope": dict(self.scope), "placed_on": self.placed_on.isoformat(),
+            "review_on": self.review_on.isoformat(), "lifted_on": self.lifted_on.isoformat() if self.lifted_on else None,
+            "placed_by": self.placed_by,
+        }
+
+
+def _check_scope(scope: Mapping[str, object]) -> dict:
+    unknown = sorted(set(scope) - set(_SCOPE_KEYS))
+    if unknown:
+        raise ConfigError(f"hold scope has unknown key(s) {unknown} (known: {', '.join(_SCOPE_KEYS)})")
+    clean: dict[str, object] = {}
+    if scope.get("all"):
+        clean["all"] = True
+    for key in ("case_ids", "family_ids", "person_ids", "case_types", "flags"):
+        values = [str(v) for v in scope.get(key) or ()]
+        if values:
+            clean[key] = sorted(set(values))
+    bad_types = [t for t in clean.get("case_types", ()) if t not in CASE_TYPES]
+    bad_flags = [f for f in clean.get("flags", ()) if f not in HOLD_FLAGS]
+    if bad_types or bad_flags:
+        raise ConfigError(f"hold scope names unknown case type(s) {bad_types} or flag(s) {bad_flags}")
+    if not clean:
+        raise ConfigError("a hold must cover something: give case ids, family ids, person ids, case types, flags or all")
+    return clean
+
+
+def place_hold(
+    engine: Engine, *, kind: str, source: str, reason: str, scope: Mapping[str, object], placed_on: date,
+    review_on: date, placed_by: str, store: str | None = None, hold_id: str | None = None,
+) -> Hold:
+    if kind not in HOLD_KINDS:
+        raise ConfigError(f"hold kind must be one of {', '.join(HOLD_KINDS)}")
+    for name, value in (("source", source), ("reason", reason), ("placed_by", placed_by)):
+        if not value or not value.strip():
+            raise ConfigError(f"a hold needs a {name}")
+    if review_on < placed_on:
+        raise ConfigError("a hold's review date cannot be before the date it is placed")
+    hold = Hold(hold_id or f"H-{uuid.uuid4().hex[:12]}", store, kind, source, reason, _check_scope(scope),
+                placed_on, review_on, None, placed_by)
+    with engine.begin() as conn:
+        conn.execute(tables.holds.insert().values(
+            hold_id=hold.hold_id, store=store, kind=kind, source=source, reason=reason,
+            scope=json.dumps(hold.scope, sort_keys=True), placed_on=placed_on, review_on=review_on,
+            lifted_on=None, placed_by=placed_by))
+    return hold
+
+
+def lift_hold(engine: Engine, hold_id: str, *, lifted_on: date) -> None:
+    with engine.begin() as conn:
+        done = conn.execute(tables.holds.update().where(tables.holds.c.hold_id == hold_id, tables.holds.c.lifted_on.is_(None))
+                            .values(lifted_on=lifted_on)).rowcount
+    if not done:
+        raise ConfigError(f"no active hold {hold_id!r}")
+
+
+def active_holds(engine: Engine, store: str, as_of: date) -> list[Hold]:
+    h = tables.holds
+    query = sa.select(h).where(
+        sa.or_(h.c.store.is_(None), h.c.store == store),
+        h.c.placed_on <= as_of,
+        sa.or_(h.c.lifted_on.is_(None), h.c.lifted_on > as_of),
+    ).order_by(h.c.hold_id)
+    with engine.connect() as conn:
+        return [
+            Hold(r.hold_id, r.store, r.kind, r.source, r.reason, json.loads(r.scope), r.placed_on, r.review_on,
+                 r.lifted_on, r.placed_by)
+            for r in conn.execute(query)
+        ]
+
+
+def held_cases(store: CaseStore, holds: Iterable[Hold], facts: Mapping) -> dict[str, list[str]]:
+    """case id -> ids of the holds covering it, for the cases in ``facts``."""
+    covered: dict[str, list[str]] = {}
+    for hold in holds:
+        scope = hold.scope
+        matched: set[str] = set()
+        if scope.get("all"):
+            matched = set(facts)
+        case_ids, family_ids = set(scope.get("case_ids", ())), set(scope.get("family_ids", ()))
+        case_types, flags = set(scope.get("case_types", ())), list(scope.get("flags", ()))
+        for case_id, f in facts.items():
+            if (case_id in case_ids or f.family_id in family_ids or f.case_type in case_types
+                    or any(getattr(f, flag, None) for flag in flags)):
+                matched.add(case_id)
+        person_ids = list(scope.get("person_ids", ()))
+        if person_ids:
+            matched |= _cases_of_people(store, person_ids) & set(facts)
+        for case_id in matched:
+            covered.setdefault(case_id, []).append(hold.hold_id)
+    return covered
+
+
+def _cases_of_people(store: CaseStore, person_ids: list[str]) -> set[str]:
+    from governance.retention.facts import chunked
+
+    found: set[str] = set()
+    with store.engine.connect() as conn:
+        for batch in chunked(person_ids):
+            query = sa.select(store.raw("case_member", "case_id")).where(store.raw("case_member", "person_id").in_(batch))
+            found.update(conn.execute(query).scalars())
+    return found

@@ -1,0 +1,57 @@
+"""Tombstones: keyed hashes of destroyed identifiers.
+
+When a backup is restored, destroyed cases come back. A tombstone is the
+HMAC-SHA256 of ``entity:identifier`` under a key only the platform holds, so the
+tombstone table reveals nothing about who was destroyed, yet a later sweep can
+recognise a returning case and destroy it again (rule ``tombstone``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from governance.keys import KeyStore
+from governance.retention import tables
+from governance.stores.store import CaseStore
+
+__all__ = ["tombstone_key", "token", "add_tombstones", "resurrected_case_ids", "KEY_NAME"]
+
+KEY_NAME = "retention-tombstones"
+
+
+def tombstone_key(keys: KeyStore) -> bytes:
+    return keys.data_key(KEY_NAME)
+
+
+def token(key: bytes, entity: str, identifier: str) -> str:
+    return hmac.new(key, f"{entity}:{identifier}".encode(), hashlib.sha256).hexdigest()
+
+
+def add_tombstones(conn: Connection, key: bytes, *, store: str, batch_id: str, entity: str, ids: Iterable[str]) -> int:
+    rows = [{"store": store, "entity": entity, "token": token(key, entity, i), "batch_id": batch_id} for i in ids]
+    if not rows:
+        return 0
+    existing = set(conn.execute(sa.select(tables.tombstones.c.token).where(
+        tables.tombstones.c.store == store, tables.tombstones.c.entity == entity,
+        tables.tombstones.c.token.in_([r["token"] for r in rows]))).scalars())
+    fresh = [r for r in rows if r["token"] not in existing]
+    if fresh:
+        conn.execute(tables.tombstones.insert(), fresh)
+    return len(fresh)
+
+
+def resurrected_case_ids(store: CaseStore, state: Engine, key: bytes) -> frozenset[str]:
+    """Cases in the store now whose identifiers were destroyed before."""
+    with state.connect() as conn:
+        dead = set(conn.execute(sa.select(tables.tombstones.c.token).where(
+            tables.tombstones.c.store == store.name, tables.tombstones.c.entity == "case")).scalars())
+    if not dead:
+        return frozenset()
+    with store.engine.connect() as conn:
+        ids = conn.execute(sa.select(store.raw("case", "id"))).scalars()
+        return frozenset(i for i in ids if token(key, "case", i) in dead)
