@@ -38,17 +38,40 @@ def make_engine(url: str, *, create_folder: bool = True) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
+            try:
+                _ensure_wal(cursor)
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            finally:
+                cursor.close()
 
         return engine
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:  # noqa: BLE001 - missing driver, bad options
         raise ConfigError(f"cannot use database {safe_url(url)}: {type(exc).__name__}") from exc
+
+
+def _ensure_wal(cursor) -> None:
+    """Switch the file to WAL once (it persists in the file).
+
+    Changing the journal mode needs the database to itself and does not wait
+    on the busy handler, so connections racing on a new file retry briefly.
+    """
+    import sqlite3
+    import time
+
+    for attempt in range(50):
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def check_reachable(engine: Engine) -> None:

@@ -2,7 +2,18 @@
 
 Runs the platform's DAGs end to end through Airflow (``airflow dags test``, on
 Airflow's SQLite metadata database under ./var/airflow), then checks the results
-with the ``governance`` CLI and prints what was done and where the outputs are.
+with the ``governance`` CLI and prints what was done and where the outputs are:
+
+1. platform_foundation: seed fictional families, record it, export and verify the ledger;
+2. data_quality: validate the store, quarantine what fails, publish Data Docs;
+3. sharing_compliance: check shares, consent and file access, raise findings;
+4. research_extracts (twice): a demonstration study is extracted, then ended (anonymised);
+5. subject_access: one access request, lodged and approved with the CLI, fulfilled by the DAG;
+6. retention_sweep: plan, review (the demo plays the IG reviewer, through Airflow's
+   Required Actions API), destroy in chunks, verify, certify.
+
+Dates are the synthetic store's fixed "today" (2026-06-30), so results are the
+same on every machine.
 
 Airflow's own logs are long; they go to ./var/logs/main-job/<dag>.log and only
 a summary is printed. Exit status is non-zero if any DAG run or check fails.
@@ -26,9 +37,24 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from airflow_env import airflow_env  # noqa: E402
 
-# (dag_id, run configuration builder)
+AS_OF = "2026-06-30"  # the generator's fixed "today": results match its manifest
+MAIN_SAR = "sar-main-" + time.strftime("%Y%m%d-%H%M%S")  # new per run: a delivered request cannot be re-approved
+MAIN_SAR_STEPS = (
+    ["sar", "lodge", "--subject", "P000000000", "--received", "2026-06-01", "--request-id", MAIN_SAR],
+    ["sar", "review", "--request", MAIN_SAR],
+    ["sar", "approve", "--request", MAIN_SAR, "--approved-by", "records.manager"],
+)
+DEMO_REVIEWER = "demo.ig.reviewer"
+
+# (dag_id, run configuration builder, governance CLI steps before, HITL reviewer during)
 MAIN_DAGS = (
-    ("platform_foundation", lambda a: {"families": a.families, "seed": a.seed}),
+    ("platform_foundation", lambda a: {"families": a.families, "seed": a.seed}, (), None),
+    ("data_quality", lambda a: {"as_of": AS_OF}, (), None),
+    ("sharing_compliance", lambda a: {"as_of": AS_OF}, (), None),
+    ("research_extracts", lambda a: {"as_of": AS_OF, "demo_study": True}, (), None),
+    ("research_extracts", lambda a: {"as_of": "2027-01-01"}, (), None),
+    ("subject_access", lambda a: {"request_id": MAIN_SAR}, MAIN_SAR_STEPS, None),
+    ("retention_sweep", lambda a: {"as_of": AS_OF}, (), DEMO_REVIEWER),
 )
 
 
@@ -78,11 +104,33 @@ def main() -> int:
             print(f"airflow db migrate failed; see {logs / 'airflow-db-migrate.log'}", file=sys.stderr)
             return 1
 
-    for dag_id, conf in MAIN_DAGS:
+    for number, (dag_id, conf, before, reviewer) in enumerate(MAIN_DAGS, start=1):
         _step(f"running DAG {dag_id} through Airflow")
-        log = logs / f"{dag_id}.log"
+        for command in before:
+            pre = _run([governance, *command], env)
+            if pre.returncode != 0:
+                print(f"    governance {command[0]} {command[1]} FAILED: {pre.stderr.strip()}", file=sys.stderr)
+                return 1
+            print(f"    governance {' '.join(command[:2])}: ok")
+        log = logs / f"{number:02d}-{dag_id}.log"
         t0 = time.monotonic()
-        result = _run([airflow, "dags", "test", dag_id, "-c", json.dumps(conf(args))], env, log)
+        helper = None
+        if reviewer:
+            print(f"    the demo plays the IG reviewer: {reviewer} answers the review in Airflow")
+            helper = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo_reviewer.py"), "--dag", dag_id,
+                                       "--as", reviewer, "--option", "Approve"], env=env, cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            result = _run([airflow, "dags", "test", dag_id, "-c", json.dumps(conf(args))], env, log)
+        finally:
+            if helper is not None:
+                helper.terminate()
+                said, _ = helper.communicate(timeout=30)
+                # Only the reviewer's own lines: Airflow's start-up chatter (and its generated
+                # admin password) stays out of the job's output.
+                for line in said.strip().splitlines():
+                    if line.startswith("demo reviewer"):
+                        print(f"    {line}")
         if result.returncode != 0:
             print(f"    DAG {dag_id} FAILED after {time.monotonic() - t0:.0f}s; log: {log}", file=sys.stderr)
             for line in _failure_lines(log):
@@ -100,16 +148,70 @@ def main() -> int:
     if bundles:
         bundle_check = _run([governance, "audit", "verify", "--bundle", str(bundles[-1])], env)
         print(_indented(bundle_check, "offline bundle: "))
-    if counts.returncode or verify.returncode or not bundles or (bundle_check and bundle_check.returncode):
+    failed = bool(counts.returncode or verify.returncode or not bundles or (bundle_check and bundle_check.returncode))
+
+    quarantine = _run([governance, "quality", "quarantine", "list", "--json"], env)
+    if quarantine.returncode == 0:
+        listed = json.loads(quarantine.stdout)
+        print(f"    data quality: {listed['count']} quarantine rows (their cases stay out of retention until released)")
+    else:
+        failed = True
+        print(_indented(quarantine, "data quality: "))
+    docs = sorted((home / "objects" / "quality").glob("*/data-docs/index.html"))
+    failed |= not docs
+
+    sharing = _run([governance, "sharing", "findings", "--status", "open", "--json"], env)
+    if sharing.returncode == 0:
+        by_rule: dict[str, int] = {}
+        for finding in json.loads(sharing.stdout)["findings"]:
+            by_rule[finding["rule"]] = by_rule.get(finding["rule"], 0) + 1
+        print(f"    sharing findings: {sum(by_rule.values())} open ("
+              + ", ".join(f"{rule}={n}" for rule, n in sorted(by_rule.items())) + ")")
+    else:
+        failed = True
+        print(_indented(sharing, "sharing findings: "))
+
+    research = _run([governance, "research", "list"], env)
+    print(_indented(research, "research: "))
+    research_certificate = home / "objects" / "certificates" / "research" / "DEMO-EH-2026.json"
+    failed |= bool(research.returncode) or not research_certificate.is_file()
+
+    handover = home / "sar" / "handover" / MAIN_SAR
+    package = home / "objects" / "sar" / MAIN_SAR / "bundle.enc"
+    opened = _run([governance, "sar", "open", "--package", str(package), "--key-file", str(handover / "key.txt"),
+                   "--out", str(home / "sar" / "opened" / MAIN_SAR)], env)
+    print(_indented(opened, "access request bundle: "))
+    failed |= bool(opened.returncode)
+
+    certificates = sorted((home / "objects" / "retention" / "certificates").glob("*.pdf"), key=lambda p: p.stat().st_mtime)
+    if certificates:
+        batch_id = certificates[-1].stem
+        shown = _run([governance, "retention", "batch", "show", batch_id], env)
+        print(_indented(shown, "retention: "))
+        failed |= bool(shown.returncode)
+    else:
+        print("    retention: no certificate (nothing was due?)", file=sys.stderr)
+        failed = True
+    final = _run([governance, "audit", "verify"], env)
+    print(_indented(final, "ledger after everything: "))
+    failed |= bool(final.returncode)
+
+    if failed:
         print("main job: a check FAILED (see above)", file=sys.stderr)
         return 1
 
     print()
     print(f"Main job finished in {time.monotonic() - started:.0f}s. Outputs:")
     print(f"  case stores      {home / 'stores'}")
-    print(f"  documents        {home / 'objects'}")
+    print(f"  documents        {home / 'objects' / 'stores'}")
     print(f"  audit ledger     {home / 'ledger.db'}   (governance audit verify | audit log)")
     print(f"  ledger bundle    {bundles[-1]}   (auditors: governance audit verify --bundle DIR)")
+    for index in docs:
+        print(f"  Data Docs        {index}   (store {index.parts[-3]}; counts and identifiers only)")
+    print(f"  sharing findings {home / 'ledger.db'}, table sharing_findings   (governance sharing findings)")
+    print(f"  research cert    {research_certificate}   (governance research show DEMO-EH-2026)")
+    print(f"  access request   {package}   (key and link, sent apart: {handover}; governance sar open)")
+    print(f"  destruction cert {certificates[-1]}   (and .json; governance retention batch show {certificates[-1].stem})")
     print(f"  keys             {home / 'keys'}   (0600; never commit)")
     print(f"  Airflow logs     {logs}")
     print("  Airflow UI       python3 dev.py airflow")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from governance.config import Settings
-from governance.retention.batches import approve_batch, create_batch, load_batch, reject_batch
+from governance.retention.batches import CHUNK_SIZE, approve_batch, create_batch, load_batch, reject_batch
 from governance.retention.certificate import issue_certificate
 from governance.retention.context import RetentionContext
 from governance.retention.execute import chunk_numbers, execute_chunk
@@ -27,14 +27,16 @@ def plan(settings: Settings, store: str, *, as_of: date, list_cases: bool = True
         return _plan(ctx, as_of).to_json(list_cases=list_cases)
 
 
-def propose(settings: Settings, store: str, *, as_of: date, created_by: str) -> dict:
+def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chunk_size: int = CHUNK_SIZE) -> dict:
     """Plan, and make a batch of what is due (``batch_id`` None when nothing is)."""
     with RetentionContext.open(settings, store) as ctx:
         p = _plan(ctx, as_of)
-        batch = create_batch(ctx.state, ctx.ledger, p, created_by=created_by)
+        batch = create_batch(ctx.state, ctx.ledger, p, created_by=created_by, chunk_size=chunk_size)
         ctx.ledger.checkpoint()
         counts = p.counts()
+        review = _review_markdown(store, as_of, batch, counts) if batch else ""
         return {
+            "review_markdown": review,
             "store": store, "as_of": as_of.isoformat(), "batch_id": batch.batch_id if batch else None,
             "status": batch.status if batch else "nothing_due", "due": len(p.due),
             "by_status": counts["by_status"], "due_by_class": batch.counts["by_class"] if batch else {},
@@ -101,3 +103,50 @@ def _state(settings: Settings):
     from governance.state import state_engine
 
     return state_engine(settings)
+
+
+def _review_markdown(store: str, as_of: date, batch, counts: dict) -> str:
+    """What the IG reviewer sees in Airflow: counts per class, rule and action; no case content."""
+    lines = [
+        f"**Store** `{store}`, retention judged as of **{as_of.isoformat()}**, batch `{batch.batch_id}`.",
+        "",
+        f"**{batch.counts['cases']} cases** due, in {batch.chunks} chunks. Nothing else is touched.",
+        "",
+        "| class | cases |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in sorted(batch.counts["by_class"].items())],
+        "",
+        "| rule | action | cases |", "|---|---|---|",
+    ]
+    by_action = batch.counts["by_action"]
+    lines += [f"| {k} | | {v} |" for k, v in sorted(batch.counts["by_rule"].items())]
+    lines += ["", "Actions: " + ", ".join(f"{k} {v}" for k, v in sorted(by_action.items())), "",
+              "Kept back (not in the batch): " + ", ".join(f"{k} {v}" for k, v in sorted(counts["exclusion_reasons"].items())),
+              "", "Approving destroys these cases' rows and every object version; the run then verifies and certifies. "
+              "Holds or access requests placed before execution still win. Details: "
+              f"`governance retention batch show {batch.batch_id}`."]
+    return "\n".join(lines)
+
+
+def apply_review(settings: Settings, batch_id: str, response: dict | None) -> dict:
+    """Apply what the reviewer chose in Airflow (the ApprovalOperator's result) to the batch.
+
+    ``response`` is None when review was skipped because the schedule auto-approved
+    the batch. A timeout never approves: the review task fails before this runs.
+    """
+    batch = load_batch(_state(settings), batch_id)
+    if response is None:
+        if batch.status != "approved":
+            from governance.errors import GovernanceError
+
+            raise GovernanceError(f"batch {batch_id} is {batch.status} and was not reviewed")
+        return {"batch_id": batch_id, "approved": True, "approved_by": batch.approved_by}
+    user = response.get("responded_by_user") or {}
+    reviewer = f"airflow:{user.get('name') or user.get('id') or 'unknown'}"
+    chosen = (response.get("chosen_options") or [None])[0]
+    if batch.status in ("approved", "rejected"):  # a retry after the decision was recorded
+        return {"batch_id": batch_id, "approved": batch.status == "approved", "approved_by": batch.approved_by}
+    if chosen == "Approve":
+        approve(settings, batch_id, approved_by=reviewer, note="approved in Airflow review")
+        return {"batch_id": batch_id, "approved": True, "approved_by": reviewer}
+    reject(settings, batch_id, rejected_by=reviewer, note="rejected in Airflow review")
+    return {"batch_id": batch_id, "approved": False, "approved_by": reviewer}

@@ -1,0 +1,82 @@
+"""``governance retention hold``: place, list and lift holds."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from governance.cli._common import add_json_flag, emit, settings_from
+from governance.cli.seed import iso_date
+
+__all__ = ["register_holds"]
+
+
+def register_holds(sub: argparse._SubParsersAction) -> None:
+    from governance.retention.holds import HOLD_FLAGS, HOLD_KINDS
+
+    hold = sub.add_parser("hold", help="holds that stop destruction", description="Place, list and lift holds.")
+    hsub = hold.add_subparsers(dest="hold_command", metavar="STEP", required=True)
+    add = hsub.add_parser("add", help="place a hold", description="Place a hold: a query over cases with a named "
+                          "source, a reason and a review date. A case matching any of the options is held.")
+    add.add_argument("--kind", choices=HOLD_KINDS, required=True)
+    add.add_argument("--source", required=True, help="who asked: a court, an inquiry, a solicitor")
+    add.add_argument("--reason", required=True)
+    add.add_argument("--placed-on", type=iso_date, required=True)
+    add.add_argument("--review-on", type=iso_date, required=True)
+    add.add_argument("--placed-by", required=True)
+    add.add_argument("--store", default=None, help="only this store (default: every store)")
+    add.add_argument("--case-id", action="append", default=[])
+    add.add_argument("--family-id", action="append", default=[])
+    add.add_argument("--person-id", action="append", default=[])
+    add.add_argument("--case-type", action="append", default=[])
+    add.add_argument("--flag", action="append", default=[], choices=HOLD_FLAGS)
+    add.add_argument("--all", action="store_true", help="every case")
+    add_json_flag(add)
+    add.set_defaults(handler=run_add)
+    listing = hsub.add_parser("list", help="holds in force", description="List holds in force on a date.")
+    listing.add_argument("--as-of", type=iso_date, required=True)
+    listing.add_argument("--store", default="default")
+    add_json_flag(listing)
+    listing.set_defaults(handler=run_list)
+    lift = hsub.add_parser("lift", help="lift a hold", description="Lift a hold from a date.")
+    lift.add_argument("hold_id")
+    lift.add_argument("--lifted-on", type=iso_date, required=True)
+    add_json_flag(lift)
+    lift.set_defaults(handler=run_lift)
+
+
+def _state(args):
+    from governance.state import state_engine
+
+    return state_engine(settings_from(args))
+
+
+def run_add(args) -> int:
+    from governance.retention.holds import place_hold
+
+    scope = {"all": args.all, "case_ids": args.case_id, "family_ids": args.family_id, "person_ids": args.person_id,
+             "case_types": args.case_type, "flags": args.flag}
+    hold = place_hold(_state(args), kind=args.kind, source=args.source, reason=args.reason, scope=scope,
+                      placed_on=args.placed_on, review_on=args.review_on, placed_by=args.placed_by, store=args.store)
+    emit(args, hold.to_json(), lambda r: f"hold {r['hold_id']} placed ({r['kind']}, source {r['source']}), review on {r['review_on']}")
+    return 0
+
+
+def run_list(args) -> int:
+    from governance.retention.holds import active_holds
+
+    holds = [h.to_json() for h in active_holds(_state(args), args.store, args.as_of)]
+    overdue = [h["hold_id"] for h in holds if date.fromisoformat(h["review_on"]) < args.as_of]
+    emit(args, {"holds": holds, "review_overdue": overdue}, lambda r: "\n".join(
+        [f"{h['hold_id']}: {h['kind']} from {h['source']} since {h['placed_on']}, review {h['review_on']}"
+         + (" (REVIEW OVERDUE)" if h["hold_id"] in r["review_overdue"] else "") for h in r["holds"]] or ["no holds in force"]))
+    return 0
+
+
+def run_lift(args) -> int:
+    from governance.retention.holds import lift_hold
+
+    lift_hold(_state(args), args.hold_id, lifted_on=args.lifted_on)
+    emit(args, {"hold_id": args.hold_id, "lifted_on": args.lifted_on.isoformat()},
+         lambda r: f"hold {r['hold_id']} lifted from {r['lifted_on']}")
+    return 0

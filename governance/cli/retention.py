@@ -1,0 +1,191 @@
+"""``governance retention``: plan, review and execute disposition; manage holds."""
+
+from __future__ import annotations
+
+import argparse
+
+from governance.cli._common import Progress, add_json_flag, emit, settings_from
+from governance.cli.seed import iso_date
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("retention", help="retention plans, disposition batches and holds",
+                                 description="Plan, review and execute disposition of cases past retention; manage holds.")
+    sub = parser.add_subparsers(dest="retention_command", metavar="SUBCOMMAND", required=True)
+
+    plan = sub.add_parser("plan", help="dry run: what is due, excluded and why, and the 24-month forecast",
+                          description="Print due cases with the rule that made them due, excluded cases with reason "
+                                      "codes, counts per class and a 24-month forecast. Changes nothing.")
+    _store_and_date(plan)
+    plan.add_argument("--summary", action="store_true", help="counts and forecast only, no case lists")
+    add_json_flag(plan)
+    plan.set_defaults(handler=run_plan)
+
+    sweep = sub.add_parser("sweep", help="plan, batch, approve, execute, verify and certify in one go",
+                           description="The whole sweep from the command line. Approval needs --approved-by; under the "
+                                       "two-person rule it must differ from --created-by.")
+    _store_and_date(sweep)
+    sweep.add_argument("--created-by", required=True)
+    sweep.add_argument("--approved-by", required=True)
+    add_json_flag(sweep)
+    sweep.set_defaults(handler=run_sweep)
+
+    batch = sub.add_parser("batch", help="disposition batches", description="Create, review, execute, verify, certify.")
+    bsub = batch.add_subparsers(dest="batch_command", metavar="STEP", required=True)
+    create = bsub.add_parser("create", help="make a batch of the cases due now", description="Make a batch from a plan.")
+    _store_and_date(create)
+    create.add_argument("--created-by", required=True)
+    create.add_argument("--chunk-size", type=int, default=500, help="cases per chunk (default 500)")
+    add_json_flag(create)
+    create.set_defaults(handler=run_create)
+    for name, who, helptext in (("approve", "--approved-by", "approve a proposed batch"),
+                                ("reject", "--rejected-by", "reject a proposed batch")):
+        p = bsub.add_parser(name, help=helptext, description=helptext.capitalize() + ".")
+        p.add_argument("batch_id")
+        p.add_argument(who, required=True, dest="reviewer")
+        p.add_argument("--note", default=None, help="the reviewer's reason")
+        add_json_flag(p)
+        p.set_defaults(handler=run_approve if name == "approve" else run_reject)
+    execute = bsub.add_parser("execute", help="execute an approved batch, chunk by chunk (safe to rerun)",
+                              description="Execute an approved batch; a rerun finishes what an interrupted run left.")
+    execute.add_argument("batch_id")
+    execute.add_argument("--as-of", type=iso_date, required=True)
+    execute.add_argument("--actor", required=True)
+    add_json_flag(execute)
+    execute.set_defaults(handler=run_execute)
+    for name, handler, helptext in (("verify", "run_verify", "check nothing of the batch remains"),
+                                    ("certificate", "run_certificate", "issue the JSON and PDF destruction certificate")):
+        p = bsub.add_parser(name, help=helptext, description=helptext.capitalize() + ".")
+        p.add_argument("batch_id")
+        p.add_argument("--actor", required=True)
+        add_json_flag(p)
+        p.set_defaults(handler=globals()[handler])
+    show = bsub.add_parser("show", help="a batch's status and counts", description="Show a batch.")
+    show.add_argument("batch_id")
+    add_json_flag(show)
+    show.set_defaults(handler=run_show)
+
+    from governance.cli.holds import register_holds
+
+    register_holds(sub)
+
+
+def _store_and_date(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=iso_date, required=True, help="the date retention is judged on (YYYY-MM-DD)")
+    p.add_argument("--store", default="default", help="configured case store (default: default)")
+
+
+def run_plan(args) -> int:
+    from governance.jobs.retention import plan
+
+    result = plan(settings_from(args), args.store, as_of=args.as_of, list_cases=not args.summary)
+    emit(args, result, _plan_text)
+    return 0
+
+
+def _plan_text(r: dict) -> str:
+    c = r["counts"]
+    lines = [f"retention plan for store {r['store']} as of {r['as_of']} (schedule {r['schedule']['name']}, "
+             f"version {r['schedule']['version'][:12]}): {c['cases']} cases"]
+    lines.append("  by status: " + ", ".join(f"{k} {v}" for k, v in sorted(c["by_status"].items())))
+    lines.append("  due by action: " + (", ".join(f"{k} {v}" for k, v in sorted(c["due_by_action"].items())) or "none"))
+    for case_type, statuses in c["by_class"].items():
+        lines.append(f"  {case_type}: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    if c["exclusion_reasons"]:
+        lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in c["exclusion_reasons"].items()))
+    lines.append("  next 24 months: " + " ".join(str(m["cases"]) for m in r["forecast"]))
+    return "\n".join(lines)
+
+
+def run_create(args) -> int:
+    from governance.jobs.retention import propose
+
+    if args.chunk_size < 1:
+        from governance.errors import ConfigError
+
+        raise ConfigError("--chunk-size must be at least 1")
+    result = propose(settings_from(args), args.store, as_of=args.as_of, created_by=args.created_by,
+                     chunk_size=args.chunk_size)
+    emit(args, result, lambda r: f"batch {r['batch_id']} ({r['status']}): {r['due']} cases in {r['chunks']} chunks"
+         if r["batch_id"] else f"nothing due in store {r['store']} as of {r['as_of']}")
+    return 0
+
+
+def run_approve(args) -> int:
+    from governance.jobs.retention import approve
+
+    result = approve(settings_from(args), args.batch_id, approved_by=args.reviewer, note=args.note)
+    emit(args, result, lambda r: f"batch {r['batch_id']} approved by {r['approved_by']}")
+    return 0
+
+
+def run_reject(args) -> int:
+    from governance.jobs.retention import reject
+
+    result = reject(settings_from(args), args.batch_id, rejected_by=args.reviewer, note=args.note)
+    emit(args, result, lambda r: f"batch {r['batch_id']} rejected by {r['approved_by']}")
+    return 0
+
+
+def run_execute(args) -> int:
+    from governance.jobs.retention import execute_all
+
+    progress = Progress(f"executing {args.batch_id}", interval=0.5)
+    result = execute_all(settings_from(args), args.batch_id, as_of=args.as_of, actor=args.actor, progress=progress.update)
+    emit(args, result, lambda r: f"batch {r['batch_id']}: {r['cases']} cases in {r['chunks']} chunks, "
+         f"{r['object_versions']} object versions deleted")
+    return 0
+
+
+def run_verify(args) -> int:
+    from governance.jobs.retention import verify
+
+    result = verify(settings_from(args), args.batch_id, actor=args.actor)
+    emit(args, result, lambda r: f"batch {r['batch_id']} verified: {r['cases_destroyed']} cases gone, "
+         f"0 rows and 0 object versions remain")
+    return 0
+
+
+def run_certificate(args) -> int:
+    from governance.jobs.retention import certify
+
+    result = certify(settings_from(args), args.batch_id, actor=args.actor)
+    emit(args, result, lambda r: f"certificate for {r['batch_id']}:\n  {r['pdf_uri']}\n  {r['json_uri']}")
+    return 0
+
+
+def run_show(args) -> int:
+    from governance.jobs.retention import batch_status
+
+    emit(args, batch_status(settings_from(args), args.batch_id),
+         lambda r: f"batch {r['batch_id']}: {r['status']}, {r['counts']['cases']} cases, created by {r['created_by']}, "
+                   f"approved by {r['approved_by']}")
+    return 0
+
+
+def run_sweep(args) -> int:
+    from governance.jobs import retention as jobs
+
+    settings = settings_from(args)
+    proposed = jobs.propose(settings, args.store, as_of=args.as_of, created_by=args.created_by)
+    result = {"proposed": proposed}
+    if proposed["batch_id"]:
+        batch_id = proposed["batch_id"]
+        if proposed["status"] == "proposed":
+            jobs.approve(settings, batch_id, approved_by=args.approved_by)
+        result["executed"] = jobs.execute_all(settings, batch_id, as_of=args.as_of, actor=args.approved_by)
+        result["verified"] = jobs.verify(settings, batch_id, actor=args.approved_by)
+        result["certificate"] = jobs.certify(settings, batch_id, actor=args.approved_by)
+    emit(args, result, _sweep_text)
+    return 0
+
+
+def _sweep_text(r: dict) -> str:
+    p = r["proposed"]
+    if not p["batch_id"]:
+        return f"nothing due in store {p['store']} as of {p['as_of']}"
+    c = r["certificate"]
+    return (f"batch {p['batch_id']}: {c['destroyed']} destroyed, {c['anonymised']} anonymised, {c['skipped']} skipped; "
+            f"verified; certificate {c['pdf_uri']}")

@@ -1,0 +1,310 @@
+"""Jobs of the ``subject_access`` and ``subject_access_deadlines`` DAGs (and the ``governance sar`` CLI).
+
+Each takes :class:`Settings` and identifiers, does one step of answering an
+access request, and returns identifiers, counts, hashes and URIs: never a
+name, a date of birth or a word of a record. Every step is safe to retry:
+lodging the same request returns it; discovery and redaction replace their
+own rows; a review decision, the bundle and the delivery are recorded once.
+
+State changes and their ledger entries commit in one transaction when the
+state tables live in the ledger's database (the default); otherwise the entry
+is appended beside it, and a retry finds it instead of writing it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from governance.config import Settings
+from governance.keys import KeyStore
+from governance.ledger import Ledger
+from governance.sar import delivery, process, register, review
+from governance.sar.recording import record_once as _record
+from governance.sar.recording import session as _session
+from governance.sar.tables import disclosures, records, reviews
+from governance.state import state_engine
+
+__all__ = ["lodge_request", "discover_request", "redact_request", "prepare_review", "record_review", "build_bundle",
+           "deliver_bundle", "close_request", "check_deadlines", "lodge_from_params", "prepare_review_for_airflow",
+           "record_airflow_review", "CONTROLLER"]
+
+log = logging.getLogger("governance.alerts")
+
+CONTROLLER = "Children's Services (the data controller)"
+_RULE = "UK GDPR Art. 15; DPA 2018 s.173"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)  # audit timestamps only; decisions take as_of
+
+
+def _workset(settings: Settings, ledger: Ledger, conn: sa.Connection, request_id: str) -> process.Workset:
+    from governance.stores.seeding import open_objects
+    from governance.stores.store import CaseStore
+
+    request = register.get_request(conn, request_id)
+    store = CaseStore.open(settings.store(request["store"]))
+    try:
+        return process.build_workset(settings, conn, request_id, store=store, objects=open_objects(settings),
+                                     ledger_engine=ledger.engine)
+    finally:
+        store.engine.dispose()
+
+
+def lodge_request(settings: Settings, *, store: str, subject_person_id: str, received_on: date, actor: str,
+                  request_id: str | None = None, salt: str = "", identity_requested: bool = False,
+                  authority_requested: bool = False, **requester: Any) -> dict[str, Any]:
+    """Register a request (a hold on the subject's cases from now on)."""
+    from governance.stores.store import CaseStore
+
+    case_store = CaseStore.open(settings.store(store))
+    try:
+        with case_store.engine.connect() as sconn:
+            ids = [subject_person_id] + ([requester["requester_person_id"]] if requester.get("requester_person_id") else [])
+            query = case_store.select("person", ["id", "date_of_birth"]).where(case_store.raw("person", "id").in_(ids))
+            people = {r["id"]: r for r in sconn.execute(query).mappings()}
+    finally:
+        case_store.engine.dispose()
+    for pid in ids:
+        if pid not in people:
+            raise register.RequestError(f"store {store} has no person {pid}")
+    rid = request_id or register.new_request_id(store, subject_person_id, received_on, salt)
+    at = _now()
+    with _session(settings) as (ledger, conn):
+        row, created = register.lodge(conn, request_id=rid, store=store, subject_person_id=subject_person_id,
+                                      received_on=received_on, at=at, subject_dob=people[subject_person_id]["date_of_birth"],
+                                      identity_requested=identity_requested, authority_requested=authority_requested,
+                                      **requester)
+        seq = _record(settings, ledger, conn, tag=f"lodged:{rid}", request_id=rid, actor=actor, action="sar.lodged",
+                      reason="subject access request received: the subject's cases are held until it is answered",
+                      rule=_RULE, store=store, record_ids=[rid, subject_person_id],
+                      details={"requester_kind": row["requester_kind"], "received_on": received_on.isoformat(),
+                               "status": row["status"]})
+    return {"request_id": rid, "created": created, "status": row["status"], "store": store,
+            "deadline": row["deadline"].isoformat() if row["deadline"] else None, "ledger_seq": seq}
+
+
+def discover_request(settings: Settings, request_id: str) -> dict[str, Any]:
+    """Search every place the subject's data may be; record what was found and where it was looked for."""
+    with _session(settings) as (ledger, conn):
+        ws = _workset(settings, ledger, conn, request_id)
+        process.save_discovery(conn, request_id, ws, _now())
+        if ws.request["status"] == "received":
+            register.set_status(conn, request_id, "in_progress", _now())
+        status = register.get_request(conn, request_id)["status"]
+    return {"request_id": request_id, "status": status, "records": ws.discovery.counts(),
+            "places_searched": len(ws.discovery.searches)}
+
+
+def redact_request(settings: Settings, request_id: str) -> dict[str, Any]:
+    """Apply the redaction rules; record each redaction's span, code and rule."""
+    from governance.sar.redaction import summarise
+
+    with _session(settings) as (ledger, conn):
+        ws = _workset(settings, ledger, conn, request_id)
+        process.check_discovery(conn, request_id, ws)
+        process.save_redactions(conn, request_id, ws)
+    summary = summarise(ws.redactions)
+    return {"request_id": request_id, "redactions_by_code": summary["by_code"], **summary["records"]}
+
+
+def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
+    """The review pack (counts per exemption code and a hash); ``approved`` if already approved as it stands."""
+    with _session(settings) as (ledger, conn):
+        ws = _workset(settings, ledger, conn, request_id)
+        process.check_discovery(conn, request_id, ws)
+        pack = process.current_pack(conn, request_id, ws)
+        last = review.latest_decision(conn, request_id)
+        approved = bool(last and last["decision"] == "approved" and last["pack_hash"] == pack["pack_hash"]
+                        and pack["status"] == "approved")
+        if not approved and pack["status"] in ("received", "in_progress", "approved"):
+            register.set_status(conn, request_id, "in_review", _now())
+            pack["status"] = "in_review"
+    pack["approved"] = approved
+    pack["approved_by_channel"] = last["channel"] if approved and last else None
+    return pack
+
+
+def record_review(settings: Settings, request_id: str, *, decision: str, reviewer: str, seen_hash: str | None,
+                  channel: str, actor: str, reason_code: str | None = None, stale: str = "raise") -> dict[str, Any]:
+    """Record a reviewer's decision on the current pack.
+
+    ``seen_hash``: the pack the reviewer saw (None: the current one, as the CLI
+    shows it). An approval of a pack that has since changed raises, or with
+    ``stale="send_back"`` (Airflow) is recorded as sent back for another look.
+    """
+    with _session(settings) as (ledger, conn):
+        ws = _workset(settings, ledger, conn, request_id)
+        process.check_discovery(conn, request_id, ws)
+        pack = process.current_pack(conn, request_id, ws)
+        seen = seen_hash or pack["pack_hash"]
+        if decision == "approved" and stale == "send_back" and (seen != pack["pack_hash"] or pack["blocking"]):
+            decision, reason_code = "sent_back", "other"
+        if pack["status"] == "approved" and decision == "approved":
+            register.set_status(conn, request_id, "in_review", _now())
+        result = review.decide(conn, request_id, pack=pack, seen_hash=seen, decision=decision, reviewer=reviewer,
+                               channel=channel, at=_now(), reason_code=reason_code)
+        count = conn.execute(sa.select(sa.func.count()).select_from(reviews)
+                             .where(reviews.c.request_id == request_id)).scalar_one()
+        result["ledger_seq"] = _record(
+            settings, ledger, conn, tag=f"review:{request_id}:{count}", request_id=request_id, actor=actor,
+            action="sar.reviewed", reason=f"review pack {decision.replace('_', ' ')}", rule=_RULE,
+            store=ws.request["store"], record_ids=[request_id],
+            counts={f"code.{k}": v for k, v in pack["redactions_by_code"].items()},
+            details={"decision": decision, "reviewer": reviewer, "channel": channel, "pack_hash": seen,
+                     "reason_code": reason_code})
+    result["approved"] = decision == "approved"
+    return result
+
+
+def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[str, Any]:
+    """Render, package, encrypt and store the bundle of an approved request."""
+    from governance.sar.article15 import article15_information
+    from governance.sar.export import assemble
+    from governance.sar.redaction import summarise
+    from governance.stores.seeding import open_objects
+
+    with _session(settings) as (ledger, conn):
+        ws = _workset(settings, ledger, conn, request_id)
+        process.check_discovery(conn, request_id, ws)
+        pack = process.current_pack(conn, request_id, ws)
+        last = review.latest_decision(conn, request_id)
+        if pack["status"] != "approved" or not last or last["pack_hash"] != pack["pack_hash"]:
+            raise register.RequestError(f"request {request_id} has no approval of its current review pack")
+        if pack["blocking"]:
+            raise register.RequestError(f"request {request_id} cannot be disclosed: {'; '.join(pack['blocking'])}")
+        schedule = os.environ.get("GOVERNANCE_RETENTION_SCHEDULE") or None
+        a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER),
+                                    schedule_path=schedule)
+        document = assemble(request=ws.request, deadline=ws.request["deadline"], discovery=ws.discovery,
+                            redactions=ws.redactions, article15=a15, as_of=as_of)
+    summary = summarise(ws.redactions)
+    counts = {"records": sum(ws.discovery.counts().values()), "withheld_in_full": summary["records"]["withheld_in_full"],
+              "redactions": sum(summary["by_code"].values()),
+              **{f"code.{k}": v for k, v in summary["by_code"].items()}}
+    key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
+    package = delivery.make_package(document, key, counts, pack["pack_hash"])
+    stored = delivery.store_package(open_objects(settings), package)
+    return {"request_id": request_id, **stored, "key_id": package.key_id, "files": package.files, "counts": counts}
+
+
+def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: str,
+                   link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
+    """Hand over a stored bundle: link and key files, disclosure record, ledger entry; the hold is released."""
+    from governance.stores.seeding import open_objects
+
+    objects = open_objects(settings)
+    prefix = f"sar/{request_id}/"
+    with _session(settings) as (ledger, conn):
+        request = register.get_request(conn, request_id)
+        done = conn.execute(sa.select(disclosures).where(disclosures.c.request_id == request_id)).mappings().first()
+        if done is not None:
+            return {"request_id": request_id, "already_delivered": True, "package_key": done["package_key"],
+                    "ledger_seq": done["ledger_seq"], "status": request["status"]}
+        if request["status"] != "approved":
+            raise register.RequestError(f"request {request_id} is {request['status']}: only an approved request is delivered")
+        if not objects.exists(prefix + "bundle.enc") or not objects.exists(prefix + "manifest.json"):
+            raise register.RequestError(f"request {request_id}: no stored bundle; build it first")
+        manifest = json.loads(objects.get(prefix + "manifest.json"))
+        last = review.latest_decision(conn, request_id)
+        if not last or last["decision"] != "approved" or manifest.get("review", {}).get("pack_hash") != last["pack_hash"]:
+            raise register.RequestError(f"request {request_id}: the stored bundle is not the approved one; build it again")
+        package = manifest["package"]
+        at = _now()
+        url, expires = delivery.link_for(objects, prefix + "bundle.enc", at, link_seconds)
+        key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
+        handover = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires)
+        counts = {k: int(v) for k, v in manifest.get("counts", {}).items()}
+        case_ids = list(conn.execute(sa.select(records.c.record_id).where(
+            records.c.request_id == request_id, records.c.entity == "case")).scalars())
+        seq = _record(settings, ledger, conn, tag=f"disclosed:{request_id}", request_id=request_id, actor=actor,
+                      action="sar.disclosed", reason="subject access request answered: bundle disclosed to the requester",
+                      rule=_RULE, store=request["store"], record_ids=[request_id, request["subject_person_id"], *case_ids],
+                      counts=counts, details={"package_key": prefix + "bundle.enc", "package_sha256": package["sha256"],
+                                              "manifest_sha256": package["manifest_sha256"], "key_id": package["key_id"],
+                                              "recipient_kind": request["requester_kind"] or "subject"})
+        conn.execute(disclosures.insert().values(**delivery.disclosure_row(
+            request, manifest, prefix=prefix, expires=expires, ledger_seq=seq, disclosed_on=as_of, at=at)))
+        register.set_status(conn, request_id, "delivered", at)
+    ledger_for_checkpoint = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    try:
+        ledger_for_checkpoint.checkpoint()
+    finally:
+        ledger_for_checkpoint.close()
+    return {"request_id": request_id, "already_delivered": False, "status": "delivered", "ledger_seq": seq,
+            "package_uri": f"{objects.uri}/{prefix}bundle.enc", "url_expires_at": expires.isoformat() if expires else None,
+            **handover}
+
+
+def close_request(settings: Settings, request_id: str, *, status: str, actor: str) -> dict[str, Any]:
+    """Close without a bundle (``closed`` or ``withdrawn``); the hold is released."""
+    with _session(settings) as (ledger, conn):
+        request = register.get_request(conn, request_id)
+        register.close(conn, request_id, status, _now())
+        seq = _record(settings, ledger, conn, tag=f"closed:{request_id}", request_id=request_id, actor=actor,
+                      action="sar.closed", reason=f"subject access request {status}: hold released", rule=_RULE,
+                      store=request["store"], record_ids=[request_id, request["subject_person_id"]],
+                      details={"status": status})
+    return {"request_id": request_id, "status": status, "ledger_seq": seq}
+
+
+def check_deadlines(settings: Settings, *, as_of: date, within_days: int = 7, alert: bool = False) -> dict[str, Any]:
+    """Pending requests due within ``within_days`` of ``as_of``, and overdue ones (ids and counts).
+
+    With ``alert``, one line on the ``governance.alerts`` logger when any is due
+    soon or overdue: counts only.
+    """
+    with state_engine(settings).connect() as conn:
+        result = register.due_soon(conn, as_of, within_days)
+    if alert and (result["due_soon"] or result["overdue"]):
+        log.warning("GOVERNANCE SAR DEADLINES as_of=%s within_days=%d due_soon=%d overdue=%d pending=%d",
+                    result["as_of"], within_days, result["due_soon"], result["overdue"], result["pending"])
+    result["alerted"] = bool(alert and (result["due_soon"] or result["overdue"]))
+    return result
+
+
+# -- Airflow forms ------------------------------------------------------------------------
+
+
+def lodge_from_params(settings: Settings, params: dict[str, Any], *, run_id: str, actor: str) -> dict[str, Any]:
+    """The trigger form: an existing ``request_id``, or a new request (its id derived from the run)."""
+    from governance.sar.forms import lodging_from_params
+
+    existing = str(params.get("request_id") or "").strip()
+    if existing:
+        with state_engine(settings).connect() as conn:
+            row = register.get_request(conn, existing)
+        return {"request_id": existing, "created": False, "status": row["status"], "store": row["store"],
+                "deadline": row["deadline"].isoformat() if row["deadline"] else None}
+    return lodge_request(settings, actor=actor, salt=run_id, **lodging_from_params(params))
+
+
+def prepare_review_for_airflow(settings: Settings, request_id: str) -> dict[str, Any]:
+    """:func:`prepare_review` plus the pack as the review form shows it (counts only)."""
+    from governance.sar.review import pack_markdown
+
+    pack = prepare_review(settings, request_id)
+    pack["markdown"] = pack_markdown(pack)
+    return pack
+
+
+def record_airflow_review(settings: Settings, pack: dict[str, Any], response: dict[str, Any] | None, *,
+                          actor: str) -> dict[str, Any]:
+    """The review form's answer, recorded; a pack approved earlier on the command line passes as it is."""
+    from governance.sar.forms import decision_from_response
+
+    decided = decision_from_response(response)
+    if decided is None:
+        if not pack.get("approved"):
+            raise register.RequestError(f"request {pack['request_id']}: no review response and no earlier approval")
+        return {"request_id": pack["request_id"], "approved": True, "decision": "approved", "channel": "cli"}
+    decision, reviewer, reason = decided
+    return record_review(settings, pack["request_id"], decision=decision, reviewer=reviewer,
+                         seen_hash=pack["pack_hash"], channel="airflow", actor=actor, reason_code=reason,
+                         stale="send_back")

@@ -1,0 +1,100 @@
+"""Apply the registered rules to a subject's records; merge, protect, and add the reviewer's decisions.
+
+Order of decisions for one record:
+
+1. whole-record rules (police intelligence, restricted, third-party
+   documents), less any the reviewer lifted; a withheld record keeps only its
+   withholdings (its text is not shown, so spans inside it mean nothing);
+2. otherwise the span rules, less spans inside a professional's name (acting
+   in role: not redacted), merged where they overlap;
+3. the reviewer's own exemptions (serious harm, child abuse, court data,
+   privilege...), whole-record or span, added last and winning any overlap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+from governance.sar.discovery import Record
+from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, get_rule, rule_names
+
+__all__ = ["redact_records", "merge_spans", "default_rules", "summarise"]
+
+
+def default_rules() -> list[RedactionRule]:
+    return [get_rule(name) for name in rule_names()]
+
+
+def merge_spans(spans: Iterable[Redaction]) -> list[Redaction]:
+    """Overlapping or touching spans of one field become one; a reviewer's span wins the code."""
+    out: list[Redaction] = []
+    for r in sorted(spans, key=lambda r: (r.field, r.start, -r.end)):
+        last = out[-1] if out else None
+        if last is not None and last.field == r.field and r.start <= last.end:
+            if r.end > last.end or (r.source == "reviewer" and last.source != "reviewer"):
+                keep = r if r.source == "reviewer" and last.source != "reviewer" else last
+                out[-1] = Redaction(last.entity, last.record_id, last.field, last.start, max(last.end, r.end),
+                                    keep.code, keep.rule, keep.source)
+            continue
+        out.append(r)
+    return out
+
+
+def _protected(record: Record, context: RedactionContext) -> dict[str, list[tuple[int, int]]]:
+    pattern = context.protected_pattern
+    if pattern is None:
+        return {}
+    return {f: [m.span() for m in pattern.finditer(t)] for f, t in record.fields.items() if t}
+
+
+def redact_records(
+    records: Sequence[Record],
+    context: RedactionContext,
+    *,
+    rules: Sequence[RedactionRule] | None = None,
+    reviewer: Sequence[Redaction] = (),
+    lifted: Iterable[tuple[str, str, str]] = (),
+) -> dict[tuple[str, str], list[Redaction]]:
+    """Redactions per record key ``(entity, record_id)``; records without any are absent."""
+    rules = list(rules) if rules is not None else default_rules()
+    whole = [r for r in rules if r.whole_record]
+    spans = [r for r in rules if not r.whole_record]
+    lifted_set = set(lifted)
+    by_record: dict[tuple[str, str], list[Redaction]] = {}
+    for r in reviewer:
+        by_record.setdefault((r.entity, r.record_id), []).append(r)
+    out: dict[tuple[str, str], list[Redaction]] = {}
+    for record in records:
+        withheld = [w for rule in whole for w in rule.apply(record, context)
+                    if (record.entity, record.record_id, w.code) not in lifted_set]
+        manual = by_record.get(record.key, [])
+        manual_whole = [m for m in manual if m.withholds]
+        if withheld or manual_whole:
+            out[record.key] = sorted(set(withheld + manual_whole))
+            continue
+        found = [s for rule in spans for s in rule.apply(record, context)] if record.fields else []
+        guard = _protected(record, context)
+        found = [s for s in found
+                 if not any(a <= s.start and s.end <= b for a, b in guard.get(s.field, ()))]
+        merged = merge_spans(found + manual)
+        if merged:
+            out[record.key] = merged
+    return out
+
+
+def summarise(result: dict[tuple[str, str], list[Redaction]]) -> dict[str, dict[str, int]]:
+    """Counts per exemption code and per rule, and how many records are withheld or redacted."""
+    codes: Counter = Counter()
+    rules: Counter = Counter()
+    withheld = redacted = 0
+    for items in result.values():
+        if any(r.withholds for r in items):
+            withheld += 1
+        else:
+            redacted += 1
+        for r in items:
+            codes[r.code] += 1
+            rules[r.rule] += 1
+    return {"by_code": dict(sorted(codes.items())), "by_rule": dict(sorted(rules.items())),
+            "records": {"withheld_in_full": withheld, "with_redactions": redacted}}

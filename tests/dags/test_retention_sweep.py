@@ -1,0 +1,113 @@
+"""retention_sweep under Airflow's own dag.test(): nothing due, approve, reject.
+
+The review step is the standard provider's ApprovalOperator. A named reviewer
+answers it the way the Required Actions page does, through Airflow's own REST
+API (:class:`tests.hitl_responder.Responder`).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("airflow")
+
+from governance.config import Settings  # noqa: E402
+from governance.keys import KeyStore  # noqa: E402
+from governance.ledger import Ledger  # noqa: E402
+from governance.retention import tables  # noqa: E402
+from governance.state import state_engine  # noqa: E402
+from governance.stores.seeding import open_objects, seed_store  # noqa: E402
+from governance.stores.store import CaseStore  # noqa: E402
+from governance_airflow.responder import Responder  # noqa: E402
+
+pytestmark = pytest.mark.slow
+DAG_ID = "retention_sweep"
+AS_OF = "2026-06-30"
+
+
+def _states(dag_run) -> dict[str, str]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(sa.select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
+                               .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run.run_id)).all()
+    states: dict[str, str] = {}
+    for task_id, map_index, state in rows:
+        key = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        states[key] = str(state)
+    return states
+
+
+def _run(dagbag, conf, option: str | None = None, reviewer: str = "ig.bob"):
+    """Run the DAG; if ``option`` is given, ``reviewer`` answers the review with it."""
+    dag = dagbag.dags[DAG_ID]
+    if option is None:
+        return dag.test(run_conf=conf), None
+    with Responder(DAG_ID, reviewer, lambda detail: ([option], {})) as responder:
+        dag_run = dag.test(run_conf=conf)
+    assert not responder.errors, responder.errors
+    return dag_run, responder
+
+
+def _batch(settings) -> dict | None:
+    with state_engine(settings).connect() as conn:
+        row = conn.execute(sa.select(tables.batches)).first()
+    return dict(row._mapping) if row else None
+
+
+def test_nothing_due_ends_green(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=10, seed=4)
+    dag_run, _ = _run(dagbag, {"as_of": "2011-01-01"})  # before any case could be due
+    states = _states(dag_run)
+    assert str(dag_run.state) == "success", states
+    assert states["propose"] == "success" and states["review_batch"] == "skipped"
+    assert _batch(settings) is None
+
+
+def test_approved_sweep_destroys_verifies_and_certifies(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=40, seed=4)
+    store = CaseStore.open(settings.store("default"))
+    before = store.counts()["case"]
+    dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Approve", "ig.bob")
+    states = _states(dag_run)
+    assert len(responder.answered) == 1 and str(dag_run.state) == "success", states
+    review = responder.answered[0]
+    assert "cases" in review["body"] and "early_help" in review["body"]  # counts per class for the reviewer
+    batch = _batch(settings)
+    assert batch["status"] == "verified" and batch["approved_by"] == "airflow:ig.bob"
+    assert batch["created_by"] == "airflow:retention_sweep"
+    destroyed = store.counts()["case"]
+    assert 0 < before - destroyed and states.get("execute_chunk[0]") == "success"
+    key = batch["certificate_uri"].split("/objects/", 1)[1]
+    assert open_objects(settings).get(key).startswith(b"{")
+    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    try:
+        assert ledger.verify().ok
+        actions = [e.action for e in ledger.entries()]
+    finally:
+        ledger.close()
+    assert "retention.batch.approved" in actions and "retention.certificate.issued" in actions
+
+
+def test_rejected_batch_destroys_nothing_and_is_recorded(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=20, seed=5)
+    store = CaseStore.open(settings.store("default"))
+    before = store.counts()
+    dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Reject", "ig.carol")
+    states = _states(dag_run)
+    assert len(responder.answered) == 1 and str(dag_run.state) == "success", states
+    assert states["apply_decision"] == "skipped" and "execute_chunk" not in "".join(k for k, v in states.items() if v == "success")
+    batch = _batch(settings)
+    assert batch["status"] == "rejected" and batch["approved_by"] == "airflow:ig.carol"  # who decided
+    assert store.counts() == before
+    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    try:
+        rejected = [e for e in ledger.entries() if e.action == "retention.batch.rejected"]
+    finally:
+        ledger.close()
+    assert [e.actor for e in rejected] == ["airflow:ig.carol"]

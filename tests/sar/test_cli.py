@@ -1,0 +1,86 @@
+"""``governance sar``: the records manager's whole path on the command line, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from governance.stores.seeding import seed_store
+
+SUBJECT = "P000000000"
+
+
+def test_lodge_review_exempt_confirm_approve_bundle_open(sqlite_settings, cli, capsys, tmp_path) -> None:
+    settings = sqlite_settings
+    seed_store(settings, families=12, seed=7)
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+
+    code, out, _ = run("lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--json")
+    assert code == 0
+    rid = json.loads(out)["request_id"]
+    code, out, _ = run("show", "--request", rid, "--json")
+    assert json.loads(out)["calculation"]["deadline"] == "2026-07-01"
+
+    code, out, _ = run("review", "--request", rid)
+    assert code == 0 and "| SCH2-P16 |" in out and "Pack hash" in out
+    code, out, _ = run("review", "--request", rid, "--json")
+    pack = json.loads(out)
+    note = f"{'C00000000'}-N000"
+    code, out, _ = run("exempt", "--request", rid, "--entity", "casenote", "--record", note, "--code", "SCH3-PT5",
+                       "--reason", "child abuse data", "--by", "alice", "--json")
+    exemption = json.loads(out)["exemption_id"]
+    code, _, err = run("approve", "--request", rid, "--approved-by", "carol")
+    assert code == 2 and err.strip().startswith("governance: error:") and "second reviewer" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run("confirm", "--exemption", str(exemption), "--by", "alice")
+    assert code == 2 and "other than" in err
+    assert run("confirm", "--exemption", str(exemption), "--by", "bob")[0] == 0
+    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack["pack_hash"])
+    assert code == 2  # the pack changed since it was reviewed
+    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--json")
+    assert code == 0 and json.loads(out)["status"] == "approved"
+
+    code, out, _ = run("bundle", "--request", rid, "--as-of", "2026-06-20", "--json")
+    assert code == 0
+    result = json.loads(out)
+    key_hex = Path(result["key_file"]).read_text().splitlines()[-1]
+    assert key_hex not in out, "the key must never be printed"
+    code, out, _ = run("open", "--package", str(settings.home / "objects" / result["package_key"]),
+                       "--key-file", result["key_file"], "--out", str(tmp_path / "opened"), "--json")
+    opened = json.loads(out)
+    assert code == 0 and opened["verified"] and "bundle.pdf" in opened["files"]
+    assert (tmp_path / "opened" / "bundle.pdf").read_bytes().startswith(b"%PDF")
+
+    code, out, _ = run("list", "--json")
+    assert [r["status"] for r in json.loads(out)["requests"]] == ["delivered"]
+    code, out, _ = run("due", "--as-of", "2026-06-29", "--json")
+    assert json.loads(out)["pending"] == 0
+
+
+def test_pauses_extension_close_and_errors(sqlite_settings, cli, capsys) -> None:
+    settings = sqlite_settings
+    seed_store(settings, families=4, seed=1)
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+    code, out, _ = run("lodge", "--subject", SUBJECT, "--received", "2026-03-10", "--identity-requested", "--json")
+    rid = json.loads(out)["request_id"]
+    assert json.loads(out)["deadline"] is None
+    code, out, _ = run("resume", "--request", rid, "--reason", "identity", "--on", "2026-03-20", "--json")
+    assert json.loads(out)["deadline"] == "2026-04-20"
+    code, out, _ = run("extend", "--request", rid, "--notified-on", "2026-04-15", "--reason", "complex", "--json")
+    assert json.loads(out)["deadline"] == "2026-06-22"
+    code, out, _ = run("close", "--request", rid, "--status", "withdrawn", "--json")
+    assert code == 0 and json.loads(out)["status"] == "withdrawn"
+
+    for argv, fragment in (
+        (["show", "--request", "sar-nope"], "no access request sar-nope"),
+        (["lodge", "--subject", "P999", "--received", "2026-06-01"], "has no person P999"),
+        (["lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--requester-kind", "parent_carer"],
+         "needs parent_basis"),
+        (["pause", "--request", rid, "--reason", "identity", "--on", "2026-06-01"], "no further changes"),
+    ):
+        code, _, err = run(*argv)
+        lines = [line for line in err.strip().splitlines() if line.startswith("governance")]
+        assert code == 2 and len(lines) == 1 and fragment in lines[0], err
+        assert "Traceback" not in err
+    code, _, err = run("deadline", "--received", "2026-02-30")
+    assert code == 2 and "not a date in YYYY-MM-DD form" in err
