@@ -71,13 +71,14 @@ def execute(settings: Settings, batch_id: str, chunk_no: int, *, as_of: date, ac
 
 def execute_all(settings: Settings, batch_id: str, *, as_of: date, actor: str, progress=None) -> dict:
     store = load_batch(_state(settings), batch_id).store
-    totals = {"chunks": 0, "cases": 0, "object_versions": 0}
+    totals = {"chunks": 0, "cases": 0, "object_versions": 0, "seconds_objects": 0.0}
     with RetentionContext.open(settings, store) as ctx:
         for n, chunk_no in enumerate(chunk_numbers(ctx, batch_id), start=1):
             result = execute_chunk(ctx, batch_id, chunk_no, as_of=as_of, actor=actor)
             totals["chunks"] += 1
             totals["cases"] += result.get("cases", 0)
             totals["object_versions"] += result.get("object_versions", 0)
+            totals["seconds_objects"] += result.get("seconds_objects", 0.0)
             if progress:
                 progress(n)
     return {"batch_id": batch_id, **totals}

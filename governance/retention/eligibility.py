@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.retention.dates import expiry
-from governance.retention.facts import CaseFacts, chunked, load_facts, load_links
+from governance.retention.facts import CaseFacts, chunked, links_around, load_facts, load_links
 from governance.retention.holds import active_holds, held_cases
 from governance.retention.schedule import Rule, Schedule
 from governance.stores.store import CaseStore
@@ -73,12 +73,13 @@ def evaluate(
     resurrected: frozenset[str] = frozenset(),
 ) -> list[Decision]:
     """Decide every case (or the given cases, with their whole re-referral chains)."""
-    components = _chains(load_links(store))
     if case_ids is None:
         wanted = None
+        components = _chains(load_links(store))
         facts = load_facts(store)
     else:
         wanted = set(case_ids)
+        components = _chains(links_around(store, wanted))
         scope = {member for c in wanted for member in components.get(c, (c,))}
         facts = load_facts(store, sorted(scope))
     exclusions = _exclusions(store, state, as_of, facts)

@@ -30,7 +30,9 @@ placed after approval wins and the case is skipped, with the reason recorded.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -42,9 +44,14 @@ from governance.retention.destroy import Gathered, delete_rows, gather
 from governance.retention.eligibility import evaluate
 from governance.retention.facts import load_facts
 from governance.retention.skeleton import skeleton_of
-from governance.retention.tombstones import add_tombstones, resurrected_case_ids, tombstone_key
+from governance.retention.eligibility import RESURRECTED_RULE
+from governance.retention.facts import chunked
+from governance.retention.tombstones import add_tombstones, tombstone_key
 
-__all__ = ["execute_chunk", "chunk_numbers", "start_execution"]
+__all__ = ["execute_chunk", "chunk_numbers", "start_execution", "OBJECT_DELETERS"]
+
+# Object deletions are I/O-bound (an fsync locally, an HTTP round trip on S3): overlap a few.
+OBJECT_DELETERS = 8
 
 
 def chunk_numbers(ctx: RetentionContext, batch_id: str) -> list[int]:
@@ -85,23 +92,25 @@ def execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of:
 # -- steps ---------------------------------------------------------------------------
 
 
-def _pending_items(ctx: RetentionContext, batch_id: str, chunk_no: int) -> dict[str, str]:
+def _pending_items(ctx: RetentionContext, batch_id: str, chunk_no: int) -> dict[str, tuple[str, str]]:
+    """case id -> (action, rule) of the chunk's items not yet done."""
     items = tables.batch_items
     with ctx.state.connect() as conn:
-        rows = conn.execute(sa.select(items.c.case_id, items.c.action).where(
+        rows = conn.execute(sa.select(items.c.case_id, items.c.action, items.c.rule_id).where(
             items.c.batch_id == batch_id, items.c.chunk_no == chunk_no, items.c.state == "pending")).all()
-    return {case_id: action for case_id, action in rows}
+    return {case_id: (action, rule) for case_id, action, rule in rows}
 
 
-def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, str], as_of: date, actor: str) -> list[str]:
+def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, str]], as_of: date, actor: str) -> list[str]:
     """Eligibility again, now: returns the cases still due; the rest are skipped and recorded."""
     if not items:
         return []
-    resurrected = resurrected_case_ids(ctx.store, ctx.state, tombstone_key(ctx.keys)) & set(items)
-    decisions = evaluate(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items), resurrected=frozenset(resurrected))
+    # A case batched because its tombstone matched is still a returned record: tombstones are never removed.
+    resurrected = frozenset(c for c, (_, rule) in items.items() if rule == RESURRECTED_RULE)
+    decisions = evaluate(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items), resurrected=resurrected)
     decided = {d.case_id: d for d in decisions}
     still_due, skipped = [], {}
-    for case_id, action in items.items():
+    for case_id, (action, _rule) in items.items():
         d = decided.get(case_id)
         if d is not None and d.status == "due" and d.action == action:
             still_due.append(case_id)
@@ -124,8 +133,8 @@ def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, str], as_of:
     return sorted(still_due)
 
 
-def _skeletons(ctx: RetentionContext, items: dict[str, str], case_ids: list[str]) -> dict[str, dict]:
-    anonymise = [c for c in case_ids if items.get(c) == "anonymise"]
+def _skeletons(ctx: RetentionContext, items: dict[str, tuple[str, str]], case_ids: list[str]) -> dict[str, dict]:
+    anonymise = [c for c in case_ids if items.get(c, ("", ""))[0] == "anonymise"]
     if not anonymise:
         return {}
     facts = load_facts(ctx.store, anonymise)
@@ -189,19 +198,28 @@ def _delete_store_rows(ctx: RetentionContext, g: Gathered) -> dict[str, int]:
 
 
 def _record_done(ctx, conn, batch_id: str, g: Gathered, skeletons: dict[str, dict]) -> None:
-    for case_id in g.case_ids:
+    for ids in chunked(g.case_ids):
         conn.execute(tables.batch_items.update().where(tables.batch_items.c.batch_id == batch_id,
-                                                       tables.batch_items.c.case_id == case_id).values(state="done"))
+                                                       tables.batch_items.c.case_id.in_(ids)).values(state="done"))
     key = tombstone_key(ctx.keys)
+    # Cases only: the people gathered are candidates, and those still on another case are kept.
     add_tombstones(conn, key, store=ctx.store.name, batch_id=batch_id, entity="case", ids=g.case_ids)
-    add_tombstones(conn, key, store=ctx.store.name, batch_id=batch_id, entity="person", ids=g.person_ids)
     if skeletons:
         conn.execute(tables.skeletons.insert(), [{**s, "store": ctx.store.name, "batch_id": batch_id}
                                                  for c, s in sorted(skeletons.items()) if c in set(g.case_ids)])
 
 
+def _delete_objects(ctx: RetentionContext, keys: list[str]) -> int:
+    if len(keys) < 2:
+        return sum(ctx.objects.delete(key) for key in keys)
+    with ThreadPoolExecutor(max_workers=OBJECT_DELETERS, thread_name_prefix="retention-objects") as pool:
+        return sum(pool.map(ctx.objects.delete, keys))
+
+
 def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, removed, actor, *, rows_recorded=False) -> dict:
-    versions = sum(ctx.objects.delete(key) for key in g.object_keys)
+    started = time.perf_counter()
+    versions = _delete_objects(ctx, g.object_keys)
+    objects_s = time.perf_counter() - started
     counts = {"rows": removed or g.counts, "object_versions": versions, "cases": len(g.case_ids)}
     with ctx.state.begin() as conn:
         if not rows_recorded:
@@ -214,7 +232,8 @@ def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, removed, actor, *
         conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id, tables.chunks.c.chunk_no == chunk_no)
                      .values(state="complete", complete_seq=entry.seq, pending_skeletons=None,
                              counts=json.dumps(counts, sort_keys=True)))
-    return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": False, **counts}
+    return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": False, **counts,
+            "seconds_objects": round(objects_s, 4)}
 
 
 def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) -> dict:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from governance.stores.store import CaseStore
 
-__all__ = ["CaseFacts", "load_facts", "load_links", "chunked"]
+__all__ = ["CaseFacts", "load_facts", "load_links", "links_around", "chunked"]
 
 CHUNK = 500
 _CASE_FIELDS = (
@@ -71,6 +71,31 @@ def load_links(store: CaseStore) -> list[tuple[str, str | None]]:
     query = sa.select(store.raw("case", "id"), _col(store, "case", "re_referral_of"))
     with store.engine.connect() as conn:
         return [(row[0], row[1]) for row in conn.execute(query)]
+
+
+def links_around(store: CaseStore, case_ids: Iterable[str]) -> list[tuple[str, str | None]]:
+    """The re-referral links of the given cases' whole chains, walked outwards in both directions.
+
+    Cost follows the chains' size, not the store's: a chunk re-check reads a few
+    indexed rows instead of every case.
+    """
+    if not store.has_field("case", "re_referral_of"):
+        return [(c, None) for c in case_ids]
+    case_id, previous = store.raw("case", "id"), store.raw("case", "re_referral_of")
+    seen: set[str] = set(case_ids)
+    frontier = set(seen)
+    links: dict[str, str | None] = {}
+    with store.engine.connect() as conn:
+        while frontier:
+            found: set[str] = set()
+            for batch in chunked(sorted(frontier)):
+                query = sa.select(case_id, previous).where(sa.or_(case_id.in_(batch), previous.in_(batch)))
+                for cid, prev in conn.execute(query):
+                    links[cid] = prev
+                    found.update(x for x in (cid, prev) if x)
+            frontier = found - seen
+            seen |= found
+    return sorted(links.items())
 
 
 def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None) -> dict[str, CaseFacts]:

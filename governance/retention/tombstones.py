@@ -32,8 +32,18 @@ def token(key: bytes, entity: str, identifier: str) -> str:
     return hmac.new(key, f"{entity}:{identifier}".encode(), hashlib.sha256).hexdigest()
 
 
+def _tokens(key: bytes, entity: str, ids: Iterable[str]) -> list[str]:
+    base = hmac.new(key, digestmod=hashlib.sha256)  # keyed once, copied per identifier
+    out = []
+    for identifier in ids:
+        h = base.copy()
+        h.update(f"{entity}:{identifier}".encode())
+        out.append(h.hexdigest())
+    return out
+
+
 def add_tombstones(conn: Connection, key: bytes, *, store: str, batch_id: str, entity: str, ids: Iterable[str]) -> int:
-    rows = [{"store": store, "entity": entity, "token": token(key, entity, i), "batch_id": batch_id} for i in ids]
+    rows = [{"store": store, "entity": entity, "token": t, "batch_id": batch_id} for t in _tokens(key, entity, ids)]
     if not rows:
         return 0
     existing = set(conn.execute(sa.select(tables.tombstones.c.token).where(
@@ -53,5 +63,5 @@ def resurrected_case_ids(store: CaseStore, state: Engine, key: bytes) -> frozens
     if not dead:
         return frozenset()
     with store.engine.connect() as conn:
-        ids = conn.execute(sa.select(store.raw("case", "id"))).scalars()
-        return frozenset(i for i in ids if token(key, "case", i) in dead)
+        ids = conn.execute(sa.select(store.raw("case", "id"))).scalars().all()
+    return frozenset(i for i, t in zip(ids, _tokens(key, "case", ids)) if t in dead)
