@@ -8,12 +8,12 @@ task, so parsing this file touches no database, file or clock.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["data_quality", "QUALITY_ALIAS"]
 
@@ -67,14 +67,7 @@ URIs only: never a value, name, address, date of birth or note text.
         "max_quarantined_share": Param(0.25, type="number", minimum=0, maximum=1,
                                        description="fail a store with more of its cases quarantined"),
     },
-    default_args={
-        "owner": "information-governance",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3 (True would mean x1)
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(),
 )
 def data_quality() -> None:
     @task

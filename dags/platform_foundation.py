@@ -8,12 +8,12 @@ the task so parsing this file touches no database, file or clock.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["platform_foundation"]
 
@@ -60,14 +60,7 @@ means the ledger verification found tampering: treat it as an incident.
         "families": Param(200, type="integer", minimum=1, maximum=100_000, description="families per store"),
         "seed": Param(7, type="integer", minimum=0, description="synthetic-data generator seed"),
     },
-    default_args={
-        "owner": "information-governance",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3 (True would mean x1)
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(),
 )
 def platform_foundation() -> None:
     @task

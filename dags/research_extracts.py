@@ -8,12 +8,12 @@ a task, so parsing this file touches no database, file or clock.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, Param, TriggerRule, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["research_extracts", "STUDY_ENDED"]
 
@@ -84,14 +84,7 @@ def _actor(context: dict[str, Any]) -> str:
         "demo_study": Param(False, type="boolean", description="register the demonstration study"),
         "overdue_grace_days": Param(0, type="integer", minimum=0, description="days after end before overdue"),
     },
-    default_args={
-        "owner": "information-governance",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3 (True would mean x1)
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(),
 )
 def research_extracts() -> None:
     @task(multiple_outputs=True)  # per-key XComs too: planned["as_of"] below

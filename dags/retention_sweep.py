@@ -12,7 +12,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Param, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 from governance_airflow.operators import REVIEW_XCOM_KEY, RecordedApprovalOperator
 
 __all__ = ["retention_sweep"]
@@ -69,14 +69,7 @@ def _as_of(context: dict[str, Any]):
         "store": Param("default", type="string", description="configured case store"),
         "as_of": Param(None, type=["null", "string"], format="date", description="judge retention as of (YYYY-MM-DD)"),
     },
-    default_args={
-        "owner": "information-governance",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=15),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15)),
 )
 def retention_sweep() -> None:
     @task

@@ -8,12 +8,12 @@ the task, so parsing this file touches no database, file or clock.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["sharing_compliance"]
 
@@ -82,14 +82,7 @@ def _as_of(context: dict[str, Any]) -> str:
         "privacy_notice_days": Param(28, type="integer", minimum=1, maximum=365,
                                      description="days after opening by which the privacy-notice casenote is due"),
     },
-    default_args={
-        "owner": "information-governance",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3 (True would mean x1)
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(),
 )
 def sharing_compliance() -> None:
     @task

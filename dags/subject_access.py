@@ -9,13 +9,13 @@ Airflow's human-in-the-loop operator (standard provider).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["subject_access"]
 
@@ -95,14 +95,7 @@ def _as_of(context: dict[str, Any]) -> str:
         "identity_requested": Param(False, type="boolean", description="identity asked for: the clock waits"),
         "authority_requested": Param(False, type="boolean", description="an agent's authority asked for: the clock waits"),
     },
-    default_args={
-        "owner": "records-management",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(owner="records-management"),
 )
 def subject_access() -> None:
     @task

@@ -6,12 +6,12 @@ Orchestration only: one task, one call into :mod:`governance.jobs.sar`;
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from governance_airflow.callbacks import alert_on_failure
+from governance_airflow.defaults import default_args
 
 __all__ = ["subject_access_deadlines"]
 
@@ -59,14 +59,7 @@ def _as_of(context: dict[str, Any]) -> str:
         "as_of": Param("", type="string", description="day to check (YYYY-MM-DD); empty: the run's date"),
         "within_days": Param(7, type="integer", minimum=0, maximum=31),
     },
-    default_args={
-        "owner": "records-management",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
-    },
+    default_args=default_args(owner="records-management"),
 )
 def subject_access_deadlines() -> None:
     @task

@@ -8,13 +8,30 @@ password.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from governance.errors import ConfigError, StoreUnavailable
 
-__all__ = ["make_engine", "safe_url", "check_reachable"]
+__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "IN_LIST_CHUNK"]
+
+# Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
+IN_LIST_CHUNK = 500
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, in order (for IN lists and batched writes)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def safe_url(url: str) -> str:

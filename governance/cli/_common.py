@@ -6,15 +6,24 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from typing import Any, Callable
 
 from governance.config import Settings
 
-__all__ = ["add_json_flag", "emit", "settings_from", "Progress"]
+__all__ = ["add_json_flag", "emit", "settings_from", "iso_date", "Progress"]
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def iso_date(text: str) -> date:
+    """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in YYYY-MM-DD form") from None
 
 
 def settings_from(_args: argparse.Namespace) -> Settings:

@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
-from governance.cli._common import add_json_flag, emit, settings_from
+from governance.cli._common import add_json_flag, emit, iso_date, settings_from
 from governance.errors import ConfigError
 
 __all__ = ["register"]
 
 
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
 
 
 def _share(text: str) -> float:
@@ -54,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                      "records, release those that now pass, publish Data Docs. Exit 1 if a store fails "
                                      "validation as a whole (rules errored, failures unidentified, too many cases quarantined).")
     run.add_argument("--store", default=None, help="only this store (default: every configured store)")
-    run.add_argument("--as-of", type=_iso_date, default=None,
+    run.add_argument("--as-of", type=iso_date, default=None,
                      help="the date rules compare against (default: today's date, read once here)")
     run.add_argument("--dormant-years", type=int, default=3, help="report open cases with no activity for this long (default 3)")
     run.add_argument("--max-quarantined-share", type=_share, default=0.25,

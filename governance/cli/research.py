@@ -23,16 +23,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from governance.cli._common import add_json_flag, emit, settings_from
+from governance.cli._common import add_json_flag, emit, iso_date, settings_from
 
 __all__ = ["register"]
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -41,7 +36,7 @@ def _actor(args: argparse.Namespace) -> str:
 
 def _common(parser: argparse.ArgumentParser, *, as_of: bool = True) -> None:
     if as_of:
-        parser.add_argument("--as-of", type=_date, default=None, help="the date acted for (default today)")
+        parser.add_argument("--as-of", type=iso_date, default=None, help="the date acted for (default today)")
     parser.add_argument("--actor", default=None, help="who is acting, for the ledger (default cli:<user>)")
     add_json_flag(parser)
 

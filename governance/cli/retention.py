@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from governance.cli._common import Progress, add_json_flag, emit, settings_from
-from governance.cli.seed import iso_date
+from governance.cli._common import Progress, add_json_flag, emit, iso_date, settings_from
 
 __all__ = ["register"]
 

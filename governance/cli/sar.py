@@ -15,22 +15,17 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from governance.cli._common import add_json_flag, emit, settings_from
+from governance.cli._common import add_json_flag, emit, iso_date, settings_from
 
 __all__ = ["register"]
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
 
 
 def _span(text: str) -> tuple[date, date]:
     try:
         a, b = text.split(":")
-        return _date(a), _date(b)
+        return iso_date(a), iso_date(b)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a FROM:TO pair of dates: {text!r}") from None
 
@@ -55,23 +50,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="sar_command", metavar="SUBCOMMAND", required=True)
 
     p = _sub(sub, "deadline", "calculate a request's statutory deadline", run_deadline, request=False)
-    p.add_argument("--received", type=_date, required=True, help="day the request was received")
-    p.add_argument("--id-received", type=_date, help="day identity (or authority) asked for was received")
-    p.add_argument("--extended-on", type=_date, help="day the requester was told of an extension")
+    p.add_argument("--received", type=iso_date, required=True, help="day the request was received")
+    p.add_argument("--id-received", type=iso_date, help="day identity (or authority) asked for was received")
+    p.add_argument("--extended-on", type=iso_date, help="day the requester was told of an extension")
     p.add_argument("--clarification", type=_span, action="append", default=[], metavar="ASKED:ANSWERED",
                    help="a clarification awaited (stops the clock; repeatable)")
 
     p = _sub(sub, "lodge", "register a request (holds the subject's cases)", run_lodge, request=False)
     p.add_argument("--store", default="default")
     p.add_argument("--subject", required=True, metavar="PERSON_ID", help="the subject's person id in the store")
-    p.add_argument("--received", type=_date, required=True)
+    p.add_argument("--received", type=iso_date, required=True)
     p.add_argument("--request-id", help="choose the id (default: derived from store, subject and date)")
     p.add_argument("--requester-kind", choices=REQUESTER_KINDS, default="subject")
     p.add_argument("--requester-person", metavar="PERSON_ID", help="the requester's person id, if in the store")
     p.add_argument("--parent-basis", choices=PARENT_BASES)
     p.add_argument("--child-competence", choices=("competent", "not_competent"))
     p.add_argument("--competence-assessed-by")
-    p.add_argument("--competence-assessed-on", type=_date)
+    p.add_argument("--competence-assessed-on", type=iso_date)
     p.add_argument("--child-view", choices=CHILD_VIEWS)
     p.add_argument("--authority-evidence", choices=AUTHORITY_EVIDENCE)
     p.add_argument("--identity-requested", action="store_true", help="identity asked for: the clock waits")
@@ -82,16 +77,16 @@ def register(commands: argparse._SubParsersAction) -> None:
                         ("resume", "what was awaited arrived: the clock runs again")):
         p = _sub(sub, name, help_, run_pause)
         p.add_argument("--reason", choices=PAUSE_REASONS, required=True)
-        p.add_argument("--on", type=_date, required=True)
+        p.add_argument("--on", type=iso_date, required=True)
     p = _sub(sub, "extend", "record that the requester was told of a two-month extension", run_extend)
-    p.add_argument("--notified-on", type=_date, required=True)
+    p.add_argument("--notified-on", type=iso_date, required=True)
     p.add_argument("--reason", choices=("complex", "numerous"), required=True)
 
     _sub(sub, "show", "a request, its deadline calculation and status", run_show)
     p = _sub(sub, "list", "requests (pending only with --pending)", run_list, request=False)
     p.add_argument("--pending", action="store_true")
     p = _sub(sub, "due", "pending requests due within N days, and overdue ones", run_due, request=False)
-    p.add_argument("--as-of", type=_date, required=True)
+    p.add_argument("--as-of", type=iso_date, required=True)
     p.add_argument("--within", type=int, default=7)
 
     _sub(sub, "review", "search, redact and show the review pack (counts per exemption code)", run_review)
@@ -121,7 +116,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--reason", choices=SEND_BACK_REASONS, required=True)
     p = _sub(sub, "bundle", "build, encrypt, store and deliver the bundle of an approved request", run_bundle)
-    p.add_argument("--as-of", type=_date, required=True, help="the date the bundle is prepared")
+    p.add_argument("--as-of", type=iso_date, required=True, help="the date the bundle is prepared")
     p.add_argument("--actor", default="cli:records-management")
     p = _sub(sub, "close", "close a request without a bundle (releases the hold)", run_close)
     p.add_argument("--status", choices=("closed", "withdrawn"), required=True)

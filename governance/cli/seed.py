@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
-from governance.cli._common import Progress, add_json_flag, emit, settings_from
+from governance.cli._common import Progress, add_json_flag, emit, iso_date, settings_from
 from governance.errors import ConfigError
 
 __all__ = ["register"]
 
 
-def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -7,21 +7,16 @@ none prints names or note text (a finding's resolution note is stored, not shown
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from governance.cli._common import add_json_flag, emit, settings_from
+from governance.cli._common import add_json_flag, emit, iso_date, settings_from
 from governance.sharing.policy import DEFAULT_PRIVACY_NOTICE_DAYS, RULE_CODES
 from governance.stores.model import AGENCIES
 
 __all__ = ["register"]
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date (YYYY-MM-DD)") from None
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                     "legal duty only if it is statutory)")
     check.add_argument("--agency", required=True, choices=AGENCIES, metavar="AGENCY",
                        help="agency code from the consent form: " + ", ".join(AGENCIES))
-    check.add_argument("--on", required=True, type=_date, help="the day of the share (YYYY-MM-DD)")
+    check.add_argument("--on", required=True, type=iso_date, help="the day of the share (YYYY-MM-DD)")
     check.add_argument("--store", default="default", help="case store (default: default)")
     add_json_flag(check)
     check.set_defaults(handler=run_check)
@@ -45,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     consent = sub.add_parser("consent", help="a family's consent forms as they stood on a day",
                              description="Every consent form signed for the family by --on: agreed, opt-outs, withdrawal.")
     consent.add_argument("--family", required=True, help="family id")
-    consent.add_argument("--on", required=True, type=_date, help="as of this day (YYYY-MM-DD)")
+    consent.add_argument("--on", required=True, type=iso_date, help="as of this day (YYYY-MM-DD)")
     consent.add_argument("--store", default="default", help="case store (default: default)")
     add_json_flag(consent)
     consent.set_defaults(handler=run_consent)
@@ -53,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the compliance checks now (what the DAG does)",
                          description="Run the sharing compliance checks, update the findings and write the ledger.")
     run.add_argument("--store", default=None, help="only this store (default: every configured store)")
-    run.add_argument("--as-of", required=True, type=_date, help="check as of this day (YYYY-MM-DD)")
+    run.add_argument("--as-of", required=True, type=iso_date, help="check as of this day (YYYY-MM-DD)")
     run.add_argument("--privacy-notice-days", type=int, default=DEFAULT_PRIVACY_NOTICE_DAYS,
                      help=f"days after opening for the privacy-notice casenote (default {DEFAULT_PRIVACY_NOTICE_DAYS})")
     add_json_flag(run)

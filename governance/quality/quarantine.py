@@ -25,11 +25,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from governance.db import chunked
 from governance.quality.report import FAILED, QualityReport
 from governance.quality.rules import QUARANTINE
 from governance.quality.tables import quarantine
@@ -42,7 +43,6 @@ __all__ = [
 
 QUARANTINED = "quality.quarantined"
 RELEASED = "quality.released"
-_CHUNK = 500
 _CASE_LINKED = ("case_member", "casenote", "document", "consent", "sharing_record", "access_log")
 
 Key = tuple[str, str, str, "str | None"]  # entity, record_id, rule, case_id
@@ -58,10 +58,6 @@ def _write_lock(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.execute(quarantine.update().where(sa.false()).values(store=quarantine.c.store))
 
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
 
 
 def case_ids_for(store: CaseStore, entity: str, record_ids: Iterable[str]) -> dict[str, set[str | None]]:
@@ -84,7 +80,7 @@ def case_ids_for(store: CaseStore, entity: str, record_ids: Iterable[str]) -> di
         query = None
     if query is not None:
         with store.engine.connect() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunked(ids):
                 for record_id, case_id in conn.execute(query(chunk)):
                     found[str(record_id)].add(None if case_id is None else str(case_id))
     return {i: (found.get(i) or {None}) for i in ids}
@@ -163,7 +159,7 @@ def sync(state: Engine, store: CaseStore, report: QualityReport, *, run_id: str,
             conn.execute(quarantine.insert(), [
                 {"store": store.name, "entity": e, "record_id": rid, "case_id": cid, "expectation": rule,
                  "quarantined_at": at, "quarantined_run": run_id} for e, rid, rule, cid in new])
-        for chunk in _chunks([str(row_id) for _, row_id in gone]):
+        for chunk in chunked([str(row_id) for _, row_id in gone]):
             conn.execute(quarantine.update().where(quarantine.c.id.in_([int(i) for i in chunk]))
                          .values(released_at=at, released_run=run_id))
         if events and ledger_shares_state:

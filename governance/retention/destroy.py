@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from governance.retention.facts import chunked
+from governance.db import chunked
 from governance.stores.store import CaseStore
 
 __all__ = ["Gathered", "gather", "delete_rows", "remaining_rows", "CASE_CHILD_ENTITIES"]

@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.retention.dates import expiry
-from governance.retention.facts import CaseFacts, chunked, links_around, load_facts, load_links
+from governance.db import chunked
+from governance.retention.facts import CaseFacts, links_around, load_facts, load_links
 from governance.retention.holds import active_holds, held_cases
 from governance.retention.schedule import Rule, Schedule
 from governance.stores.store import CaseStore

@@ -45,7 +45,7 @@ from governance.retention.eligibility import evaluate
 from governance.retention.facts import load_facts
 from governance.retention.skeleton import skeleton_of
 from governance.retention.eligibility import RESURRECTED_RULE
-from governance.retention.facts import chunked
+from governance.db import chunked
 from governance.retention.tombstones import add_tombstones, tombstone_key
 
 __all__ = ["execute_chunk", "chunk_numbers", "start_execution", "OBJECT_DELETERS"]

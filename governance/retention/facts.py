@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import sqlalchemy as sa
 
+from governance.db import chunked
 from governance.stores.store import CaseStore
 
-__all__ = ["CaseFacts", "load_facts", "load_links", "links_around", "chunked"]
+__all__ = ["CaseFacts", "load_facts", "load_links", "links_around"]
 
-CHUNK = 500
 _CASE_FIELDS = (
     "id", "family_id", "case_type", "status", "opened_on", "closed_on", "reopened_on", "re_referral_of",
     "last_activity_on", "order_date", "csa_relevant", "child_protection_concerns", "social_care_involvement",
@@ -47,17 +47,6 @@ class CaseFacts:
     youngest_dob: date | None = None
     oldest_dob: date | None = None
     child_deaths: list[tuple[date | None, date]] = field(default_factory=list)
-
-
-def chunked(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _col(store: CaseStore, entity: str, name: str) -> sa.ColumnElement:

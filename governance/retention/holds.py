@@ -142,7 +142,7 @@ def held_cases(store: CaseStore, holds: Iterable[Hold], facts: Mapping) -> dict[
 
 
 def _cases_of_people(store: CaseStore, person_ids: list[str]) -> set[str]:
-    from governance.retention.facts import chunked
+    from governance.db import chunked
 
     found: set[str] = set()
     with store.engine.connect() as conn:

@@ -17,10 +17,11 @@ import importlib
 import importlib.util
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from governance.db import chunked
 from governance.errors import ObjectNotFound
 from governance.sar.register import RequestError
 from governance.storage import ObjectStore
@@ -28,7 +29,6 @@ from governance.stores.store import CaseStore
 
 __all__ = ["Record", "SearchEntry", "Discovery", "discover", "ENTITY_ORDER"]
 
-_CHUNK = 500
 # Order of sections in the bundle.
 ENTITY_ORDER = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log",
                 "research_study", "ledger_entry")
@@ -88,10 +88,6 @@ class Discovery:
         return counts
 
 
-def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
-    for i in range(0, len(values), _CHUNK):
-        yield list(values[i:i + _CHUNK])
-
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
@@ -105,7 +101,7 @@ def _rows(store: CaseStore, entity: str, where_field: str, ids: Sequence[str], f
     names = [f for f in (fields or store.select(entity).selected_columns.keys()) if mapped.has(f)]
     out: list[dict] = []
     with store.engine.connect() as conn:
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in chunked(sorted(set(ids))):
             query = store.select(entity, names).where(store.raw(entity, where_field).in_(chunk))
             out.extend(dict(r) for r in conn.execute(query).mappings())
     return out
@@ -262,7 +258,7 @@ def _ledger(engine: sa.Engine | None, ids: list[str], s: _Searcher) -> list[Reco
 
     found: dict[int, dict] = {}
     with engine.connect() as conn:
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             cond = sa.or_(*(t.c.record_ids.contains(json.dumps(i), autoescape=True) for i in chunk))
             query = sa.select(t.c.seq, t.c.entry_id, t.c.recorded_at, t.c.actor, t.c.action, t.c.rule, t.c.record_ids).where(cond)
             for row in conn.execute(query).mappings():

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from governance.db import chunked
 from governance.errors import GovernanceError
 from governance.sharing.consent import UnknownRecord
 from governance.sharing.policy import RULES
@@ -31,7 +32,6 @@ from governance.sharing.tables import BY_NOTE, NO_LONGER_DETECTED, OPEN, RESOLVE
 __all__ = ["Detected", "reconcile", "resolve_finding", "list_findings", "open_finding_keys"]
 
 _ENTITY = {rule.code: rule.entity for rule in RULES}
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,9 @@ class Detected:
         return f"{self.rule}:{self.record_id}"
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
-
 
 def _update(conn: sa.Connection, store: str, keys: Sequence[str], values: dict[str, Any]) -> None:
-    for chunk in _chunks(sorted(keys)):
+    for chunk in chunked(sorted(keys)):
         conn.execute(findings.update().where(findings.c.store == store, findings.c.finding_key.in_(chunk)).values(**values))
 
 
@@ -77,8 +73,8 @@ def reconcile(
         rows = [dict(store=store, finding_key=d.key, rule=d.rule, entity=_ENTITY[d.rule], record_id=d.record_id,
                      case_id=d.case_id, event_on=d.event_on, status=OPEN, first_seen_run=run_id, first_seen_at=at,
                      first_seen_as_of=as_of, **seen) for d in new]
-        for start in range(0, len(rows), _CHUNK):
-            conn.execute(findings.insert(), rows[start:start + _CHUNK])
+        for batch in chunked(rows):
+            conn.execute(findings.insert(), batch)
     again = [k for k in found if k in existing]
     _update(conn, store, again, dict(last_seen_run=run_id, last_seen_at=at, last_seen_as_of=as_of))
     reopen = [k for k in again if existing[k].status == RESOLVED and existing[k].resolution == NO_LONGER_DETECTED]
