@@ -7,6 +7,7 @@ password.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
@@ -15,7 +16,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from governance.errors import ConfigError, StoreUnavailable
 
-__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "IN_LIST_CHUNK"]
+__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "database_identity", "same_database",
+           "IN_LIST_CHUNK"]
 
 # Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
 IN_LIST_CHUNK = 500
@@ -32,6 +34,43 @@ def chunked(items: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def one_of(column: sa.ColumnElement, ids: Iterable[str], dialect: str) -> sa.ColumnElement[bool]:
+    """``column IN ids`` bound as a single parameter, for id sets of any size.
+
+    An expanding ``IN (?, ?, ...)`` costs SQLAlchemy a compile per distinct
+    length and needs chunking under the drivers' parameter limits; here the ids
+    travel as one value: a JSON array read by ``json_each`` on SQLite, an array
+    compared with ``= ANY`` on PostgreSQL (both use the column's index). Other
+    databases get a plain ``IN``.
+    """
+    values = [str(i) for i in ids]
+    if not values:
+        return sa.false()
+    if dialect == "sqlite":
+        each = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String)).table_valued("value")
+        return column.in_(sa.select(each.c.value))
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))
+    return column.in_(values)
+
+
+def database_identity(url) -> tuple:
+    """What names one database: backend, host, port and database (a SQLite file by its real path)."""
+    import os
+
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+        database = os.path.realpath(database)
+    return (url.get_backend_name(), url.host, url.port, database)
+
+
+def same_database(a: Engine, b: Engine) -> bool:
+    """Whether two engines reach the same database (so one transaction can span what both hold)."""
+    return database_identity(a.url) == database_identity(b.url)
 
 
 def safe_url(url: str) -> str:

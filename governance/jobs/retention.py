@@ -10,21 +10,20 @@ from governance.retention.certificate import issue_certificate
 from governance.retention.context import RetentionContext
 from governance.retention.execute import chunk_numbers, execute_chunk
 from governance.retention.plan import build_plan
-from governance.retention.tombstones import resurrected_case_ids, tombstone_key
+from governance.retention.tombstones import tombstone_key
 from governance.retention.verify import verify_batch
 
 __all__ = ["plan", "propose", "approve", "reject", "chunks_of", "execute", "execute_all", "verify", "certify", "batch_status"]
 
 
-def _plan(ctx: RetentionContext, as_of: date):
-    resurrected = resurrected_case_ids(ctx.store, ctx.state, tombstone_key(ctx.keys))
-    return build_plan(ctx.store, ctx.state, ctx.schedule, as_of, resurrected)
+def _plan(ctx: RetentionContext, as_of: date, *, listing: bool = False):
+    return build_plan(ctx.store, ctx.state, ctx.schedule, as_of, tombstone_key=tombstone_key(ctx.keys), listing=listing)
 
 
 def plan(settings: Settings, store: str, *, as_of: date, list_cases: bool = True) -> dict:
     """The dry run: nothing changes."""
     with RetentionContext.open(settings, store) as ctx:
-        return _plan(ctx, as_of).to_json(list_cases=list_cases)
+        return _plan(ctx, as_of, listing=list_cases).to_json(list_cases=list_cases)
 
 
 def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chunk_size: int = CHUNK_SIZE) -> dict:

@@ -16,16 +16,14 @@ of records and recording it commit or roll back together.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
-from governance.db import make_engine, safe_url
+from governance.db import make_engine, safe_url, same_database
 from governance.errors import GovernanceError, LedgerError
 from governance.keys import KeyStore
 from governance.ledger.canonical import GENESIS_HASH, checkpoint_payload, row_hash
@@ -62,13 +60,6 @@ def _sqlite_transactions(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
-
-def _database_of(url: URL) -> tuple[Any, ...]:
-    database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
-        database = os.path.realpath(database)
-    return (url.get_backend_name(), url.host, url.port, database)
 
 
 class Ledger:
@@ -156,14 +147,14 @@ class Ledger:
         """Context for a write: the caller's transaction as is, or our own."""
         if connection is None:
             return self._transaction(write=True)
-        if _database_of(connection.engine.url) != _database_of(self.engine.url):
+        if not same_database(connection.engine, self.engine):
             raise LedgerError(f"{what}: connection= is not to the ledger database")
         return _Borrowed(connection)
 
     def shares_database(self, engine: sa.Engine) -> bool:
         """True when ``engine`` reaches the ledger's own database, so a caller can
         pass its connection to :meth:`append` and commit both together."""
-        return _database_of(engine.url) == _database_of(self.engine.url)
+        return same_database(engine, self.engine)
 
     def _lock(self, conn: sa.Connection) -> None:
         if conn.dialect.name == "postgresql":

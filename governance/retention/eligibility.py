@@ -34,19 +34,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.retention.dates import expiry
-from governance.db import chunked
+from governance.db import one_of
 from governance.retention.facts import CaseFacts, links_around, load_facts, load_links
 from governance.retention.holds import active_holds, held_cases
 from governance.retention.schedule import Rule, Schedule
 from governance.stores.store import CaseStore
 
-__all__ = ["Decision", "evaluate", "EARLIEST_PLAUSIBLE_BIRTH", "RESURRECTED_RULE"]
+__all__ = ["Decision", "evaluate", "evaluate_with_facts", "EARLIEST_PLAUSIBLE_BIRTH", "RESURRECTED_RULE"]
 
 EARLIEST_PLAUSIBLE_BIRTH = date(1901, 1, 1)  # 1900-01-01 is a legacy system's "unknown"
 RESURRECTED_RULE = "tombstone"  # a destroyed record that came back from a backup
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     case_id: str
     case_type: str
@@ -74,6 +74,19 @@ def evaluate(
     resurrected: frozenset[str] = frozenset(),
 ) -> list[Decision]:
     """Decide every case (or the given cases, with their whole re-referral chains)."""
+    return evaluate_with_facts(store, state, schedule, as_of, case_ids=case_ids, resurrected=resurrected)[0]
+
+
+def evaluate_with_facts(
+    store: CaseStore,
+    state: Engine,
+    schedule: Schedule,
+    as_of: date,
+    *,
+    case_ids: Iterable[str] | None = None,
+    resurrected: frozenset[str] = frozenset(),
+) -> tuple[list[Decision], dict[str, CaseFacts]]:
+    """:func:`evaluate`, and the facts it decided on (so an executor need not read them twice)."""
     if case_ids is None:
         wanted = None
         components = _chains(load_links(store))
@@ -88,7 +101,7 @@ def evaluate(
     decisions = [_with_chain(own[cid], components.get(cid, (cid,)), own) for cid in facts]
     if wanted is not None:
         decisions = [d for d in decisions if d.case_id in wanted]
-    return sorted(decisions, key=lambda d: d.case_id)
+    return sorted(decisions, key=lambda d: d.case_id), facts
 
 
 # -- the rules ---------------------------------------------------------------------
@@ -239,8 +252,9 @@ def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, C
             quarantine.c.store == store.name, quarantine.c.released_at.is_(None),
             quarantine.c.case_id.is_not(None))).scalars())
     with store.engine.connect() as conn:
-        for batch in chunked(sorted(set(pending_people))):
-            query = sa.select(store.raw("case_member", "case_id")).where(store.raw("case_member", "person_id").in_(batch))
+        if pending_people:
+            query = sa.select(store.raw("case_member", "case_id")).where(
+                one_of(store.raw("case_member", "person_id"), sorted(set(pending_people)), conn.dialect.name))
             for case_id in conn.execute(query).scalars():
                 if case_id in facts and "SAR_PENDING" not in reasons[case_id]:
                     reasons[case_id].append("SAR_PENDING")

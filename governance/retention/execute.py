@@ -4,23 +4,31 @@ Invariants, whatever instant the process dies at and however often it reruns:
 nothing leaves the store without a ledger entry first, no ledger entry claims a
 destruction that did not happen, and nothing is done twice.
 
-**Separate databases** (the embedded default: store and ledger are different
-SQLite files) follow an intent/complete protocol:
+The store's deletes run first inside an open store transaction and report what
+they removed (object keys, consents, people, families, rows per entity: see
+:func:`~governance.retention.destroy.delete_cases`); a destruction takes effect
+only when that transaction commits.
 
-1. *intent*: in one state transaction, the chunk row (cases, object keys, linked
-   ids, planned row counts, anonymisation skeletons) and the ledger entry
-   ``retention.destroy.intent``;
-2. the store transaction deletes the rows;
-3. every version of each recorded object is deleted;
-4. *complete*: in one state transaction, the chunk, its items, tombstones and
+**Separate databases** (the embedded default: store, state and ledger are
+different SQLite files) follow an intent/complete protocol:
+
+1. the store transaction deletes the chunk's rows, not yet committed;
+2. *intent*: while it waits, one state transaction records the chunk (cases,
+   object keys, linked ids, rows removed, anonymisation skeletons) with the
+   ledger entry ``retention.destroy.intent``, and commits;
+3. the store transaction commits;
+4. every version of each recorded object is deleted;
+5. *complete*: in one state transaction, the chunk, its items, tombstones and
    skeletons, and the ledger entry ``retention.destroy.complete``.
 
-A rerun finishing an *intent* looks at which of its cases are still in the
-store: gone ones were deleted (step 2 committed), present ones are checked for
-eligibility again and deleted, or skipped with a revised intent in the ledger.
+Killed before 3, the store is untouched (its transaction rolls back) and there
+may be an intent: the rerun finds the intent's cases still in the store,
+decides again and repeats from 1, recording ``retention.destroy.intent_revised``.
+Killed after 3, the cases are gone: the rerun deletes the recorded objects and
+completes.
 
-**One database** (store, state and ledger together): steps 1, 2 and 4 for the
-rows are a single transaction with the ledger entry ``retention.destroyed``;
+**One database** (store, state and ledger together): 1, 2 and the rows' part
+of 5 are a single transaction with the ledger entry ``retention.destroyed``;
 objects follow, then ``retention.objects.destroyed`` completes the chunk.
 
 Eligibility is evaluated again just before each chunk: a hold or access request
@@ -31,7 +39,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import sqlalchemy as sa
@@ -40,18 +47,15 @@ from governance.errors import GovernanceError
 from governance.retention import tables
 from governance.retention.batches import load_batch
 from governance.retention.context import RetentionContext
-from governance.retention.destroy import Gathered, delete_rows, gather
-from governance.retention.eligibility import evaluate
-from governance.retention.facts import load_facts
+from governance.retention.destroy import Gathered, delete_cases
+from governance.retention.eligibility import evaluate_with_facts
+from governance.retention.facts import CaseFacts
 from governance.retention.skeleton import skeleton_of
 from governance.retention.eligibility import RESURRECTED_RULE
-from governance.db import chunked
+from governance.db import one_of, same_database
 from governance.retention.tombstones import add_tombstones, tombstone_key
 
-__all__ = ["execute_chunk", "chunk_numbers", "start_execution", "OBJECT_DELETERS"]
-
-# Object deletions are I/O-bound (an fsync locally, an HTTP round trip on S3): overlap a few.
-OBJECT_DELETERS = 8
+__all__ = ["execute_chunk", "chunk_numbers", "start_execution"]
 
 
 def chunk_numbers(ctx: RetentionContext, batch_id: str) -> list[int]:
@@ -101,13 +105,15 @@ def _pending_items(ctx: RetentionContext, batch_id: str, chunk_no: int) -> dict[
     return {case_id: (action, rule) for case_id, action, rule in rows}
 
 
-def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, str]], as_of: date, actor: str) -> list[str]:
-    """Eligibility again, now: returns the cases still due; the rest are skipped and recorded."""
+def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, str]], as_of: date,
+             actor: str) -> tuple[list[str], dict[str, CaseFacts]]:
+    """Eligibility again, now: returns the cases still due (and the facts read); the rest are skipped and recorded."""
     if not items:
-        return []
+        return [], {}
     # A case batched because its tombstone matched is still a returned record: tombstones are never removed.
     resurrected = frozenset(c for c, (_, rule) in items.items() if rule == RESURRECTED_RULE)
-    decisions = evaluate(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items), resurrected=resurrected)
+    decisions, facts = evaluate_with_facts(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items),
+                                           resurrected=resurrected)
     decided = {d.case_id: d for d in decisions}
     still_due, skipped = [], {}
     for case_id, (action, _rule) in items.items():
@@ -130,15 +136,12 @@ def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, s
             ctx.ledger.append(actor=actor, action="retention.skipped", store=ctx.store.name,
                               record_ids=sorted(skipped), counts=reasons, details={"batch_id": batch_id},
                               connection=ctx.ledger_connection(conn))
-    return sorted(still_due)
+    return sorted(still_due), facts
 
 
-def _skeletons(ctx: RetentionContext, items: dict[str, tuple[str, str]], case_ids: list[str]) -> dict[str, dict]:
-    anonymise = [c for c in case_ids if items.get(c, ("", ""))[0] == "anonymise"]
-    if not anonymise:
-        return {}
-    facts = load_facts(ctx.store, anonymise)
-    return {c: skeleton_of(facts[c]) for c in anonymise if c in facts}
+def _skeletons(items: dict[str, tuple[str, str]], case_ids: list[str], facts: dict[str, CaseFacts]) -> dict[str, dict]:
+    """Anonymisation skeletons, from the facts eligibility was just decided on."""
+    return {c: skeleton_of(facts[c]) for c in case_ids if items.get(c, ("", ""))[0] == "anonymise" and c in facts}
 
 
 def _chunk_values(g: Gathered, skeletons: dict[str, dict], state: str) -> dict:
@@ -154,73 +157,83 @@ def _chunk_values(g: Gathered, skeletons: dict[str, dict], state: str) -> dict:
 
 def _fresh(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str) -> dict:
     items = _pending_items(ctx, batch_id, chunk_no)
-    due = _recheck(ctx, batch_id, items, as_of, actor)
+    due, facts = _recheck(ctx, batch_id, items, as_of, actor)
     if not due:  # everything was skipped (recorded by _recheck): nothing to destroy
         with ctx.state.begin() as conn:
             conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, state="complete",
                                                        case_ids="[]", object_keys="[]", linked_ids="{}",
                                                        counts=json.dumps({"cases": 0})))
         return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": False, "cases": 0}
-    with ctx.store.engine.connect() as conn:
-        g = gather(ctx.store, conn, due)
-    skeletons = _skeletons(ctx, items, due)
+    skeletons = _skeletons(items, due, facts)
     if ctx.one_database:
-        return _one_transaction(ctx, batch_id, chunk_no, g, skeletons, actor)
-    with ctx.state.begin() as conn:
-        entry = ctx.ledger.append(actor=actor, action="retention.destroy.intent", store=ctx.store.name,
-                                  record_ids=g.case_ids, counts=_flat(g.counts),
-                                  details={"batch_id": batch_id, "chunk": chunk_no, "objects": len(g.object_keys)},
-                                  connection=ctx.ledger_connection(conn))
-        conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, intent_seq=entry.seq,
-                                                   **_chunk_values(g, skeletons, "intent")))
-    removed = _delete_store_rows(ctx, g)
-    return _complete(ctx, batch_id, chunk_no, g, skeletons, removed, actor)
+        return _one_transaction(ctx, batch_id, chunk_no, due, skeletons, actor)
+    g = _delete_with_intent(ctx, batch_id, chunk_no, due, skeletons, actor, action="retention.destroy.intent")
+    return _complete(ctx, batch_id, chunk_no, g, skeletons, actor)
 
 
-def _one_transaction(ctx, batch_id, chunk_no, g, skeletons, actor) -> dict:
+def _delete_with_intent(ctx: RetentionContext, batch_id: str, chunk_no: int, case_ids: list[str], skeletons: dict,
+                        actor: str, *, action: str, kept: Gathered | None = None) -> Gathered:
+    """Steps 1-3: delete in an open store transaction, commit the intent, then commit the store.
+
+    ``kept`` is what an earlier intent recorded for cases already gone (a rerun):
+    the revised intent names both.
+    """
+    with ctx.store.engine.begin() as store_conn:
+        removed = delete_cases(ctx.store, store_conn, case_ids)
+        recorded = _merge(kept, removed) if kept is not None else removed
+        chunk_skeletons = {c: s for c, s in skeletons.items() if c in set(recorded.case_ids)}
+        if same_database(ctx.state, ctx.store.engine):
+            # State in the store's own database: the same transaction (a second connection would wait on it).
+            _record_intent(ctx, store_conn, batch_id, chunk_no, recorded, chunk_skeletons, actor, action)
+        else:
+            with ctx.state.begin() as conn:
+                _record_intent(ctx, conn, batch_id, chunk_no, recorded, chunk_skeletons, actor, action)
+    return recorded
+
+
+def _record_intent(ctx, conn, batch_id, chunk_no, g: Gathered, skeletons, actor: str, action: str) -> None:
+    entry = ctx.ledger.append(actor=actor, action=action, store=ctx.store.name, record_ids=g.case_ids,
+                              counts=_flat(g.counts),
+                              details={"batch_id": batch_id, "chunk": chunk_no, "objects": len(g.object_keys)},
+                              connection=ctx.ledger_connection(conn))
+    values = _chunk_values(g, skeletons, "intent")
+    updated = conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id,
+                                                        tables.chunks.c.chunk_no == chunk_no)
+                           .values(**values)).rowcount
+    if not updated:
+        conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, intent_seq=entry.seq, **values))
+
+
+def _one_transaction(ctx, batch_id, chunk_no, case_ids: list[str], skeletons, actor) -> dict:
     with ctx.store.engine.begin() as conn:
-        removed = delete_rows(ctx.store, conn, g) if g.case_ids else {}
+        g = delete_cases(ctx.store, conn, case_ids)
         entry = ctx.ledger.append(actor=actor, action="retention.destroyed", store=ctx.store.name,
-                                  record_ids=g.case_ids, counts=_flat(removed),
+                                  record_ids=g.case_ids, counts=_flat(g.counts),
                                   details={"batch_id": batch_id, "chunk": chunk_no, "objects": len(g.object_keys)},
                                   connection=conn)
         conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, intent_seq=entry.seq,
                                                    **_chunk_values(g, skeletons, "rows_deleted")))
         _record_done(ctx, conn, batch_id, g, skeletons)
-    return _complete(ctx, batch_id, chunk_no, g, {}, removed, actor, rows_recorded=True)
-
-
-def _delete_store_rows(ctx: RetentionContext, g: Gathered) -> dict[str, int]:
-    if not g.case_ids:
-        return {}
-    with ctx.store.engine.begin() as conn:
-        return delete_rows(ctx.store, conn, g)
+    return _complete(ctx, batch_id, chunk_no, g, {}, actor, rows_recorded=True)
 
 
 def _record_done(ctx, conn, batch_id: str, g: Gathered, skeletons: dict[str, dict]) -> None:
-    for ids in chunked(g.case_ids):
-        conn.execute(tables.batch_items.update().where(tables.batch_items.c.batch_id == batch_id,
-                                                       tables.batch_items.c.case_id.in_(ids)).values(state="done"))
+    conn.execute(tables.batch_items.update().where(
+        tables.batch_items.c.batch_id == batch_id,
+        one_of(tables.batch_items.c.case_id, g.case_ids, conn.dialect.name)).values(state="done"))
     key = tombstone_key(ctx.keys)
-    # Cases only: the people gathered are candidates, and those still on another case are kept.
+    # Cases only: people are removed only when no other case holds them, and are not tombstoned.
     add_tombstones(conn, key, store=ctx.store.name, batch_id=batch_id, entity="case", ids=g.case_ids)
     if skeletons:
         conn.execute(tables.skeletons.insert(), [{**s, "store": ctx.store.name, "batch_id": batch_id}
                                                  for c, s in sorted(skeletons.items()) if c in set(g.case_ids)])
 
 
-def _delete_objects(ctx: RetentionContext, keys: list[str]) -> int:
-    if len(keys) < 2:
-        return sum(ctx.objects.delete(key) for key in keys)
-    with ThreadPoolExecutor(max_workers=OBJECT_DELETERS, thread_name_prefix="retention-objects") as pool:
-        return sum(pool.map(ctx.objects.delete, keys))
-
-
-def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, removed, actor, *, rows_recorded=False) -> dict:
+def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, actor, *, rows_recorded=False) -> dict:
     started = time.perf_counter()
-    versions = _delete_objects(ctx, g.object_keys)
+    versions = ctx.objects.delete_many(g.object_keys)
     objects_s = time.perf_counter() - started
-    counts = {"rows": removed or g.counts, "object_versions": versions, "cases": len(g.case_ids)}
+    counts = {"rows": g.counts, "object_versions": versions, "cases": len(g.case_ids)}
     with ctx.state.begin() as conn:
         if not rows_recorded:
             _record_done(ctx, conn, batch_id, g, skeletons)
@@ -243,52 +256,54 @@ def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) 
                  linked["family"], json.loads(row.counts or "{}").get("rows", {}))
     skeletons = json.loads(row.pending_skeletons or "{}")
     if row.state == "rows_deleted":
-        return _complete(ctx, batch_id, chunk_no, g, {}, g.counts, actor, rows_recorded=True)
+        return _complete(ctx, batch_id, chunk_no, g, {}, actor, rows_recorded=True)
     with ctx.store.engine.connect() as conn:
         present = set(conn.execute(sa.select(ctx.store.raw("case", "id"))
-                                   .where(ctx.store.raw("case", "id").in_(g.case_ids))).scalars()) if g.case_ids else set()
-    if present:
-        # The store transaction never committed: decide again for the cases still there.
-        items = {c: a for c, a in _pending_items(ctx, batch_id, chunk_no).items() if c in present}
-        still_due = set(_recheck(ctx, batch_id, items, as_of, actor))
-        gone = [c for c in g.case_ids if c not in present]
-        if len(still_due) != len(present):
-            # Keep what the intent recorded for cases already deleted; gather afresh for the rest.
-            with ctx.store.engine.connect() as conn:
-                fresh = gather(ctx.store, conn, sorted(still_due))
-                still_there = gather(ctx.store, conn, sorted(present))
-            g = _merge(g, gone, fresh, still_there)
-            skeletons = {c: s for c, s in skeletons.items() if c in set(g.case_ids)}
-            with ctx.state.begin() as conn:
-                ctx.ledger.append(actor=actor, action="retention.destroy.intent_revised", store=ctx.store.name,
-                                  record_ids=g.case_ids, counts=_flat(g.counts),
-                                  details={"batch_id": batch_id, "chunk": chunk_no}, connection=ctx.ledger_connection(conn))
-                conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id,
-                                                          tables.chunks.c.chunk_no == chunk_no)
-                             .values(**_chunk_values(g, skeletons, "intent")))
-        to_delete = Gathered(sorted(still_due), g.object_keys, g.consent_ids, g.person_ids, g.family_ids, g.counts)
-        removed = _delete_store_rows(ctx, to_delete)
-        return _complete(ctx, batch_id, chunk_no, g, skeletons, removed if not gone else g.counts, actor)
-    return _complete(ctx, batch_id, chunk_no, g, skeletons, g.counts, actor)
+                                   .where(one_of(ctx.store.raw("case", "id"), g.case_ids, conn.dialect.name))).scalars())
+    if not present:
+        return _complete(ctx, batch_id, chunk_no, g, skeletons, actor)
+    # The store transaction never committed: decide again for the cases still there.
+    kept = _gone_part(ctx, g, present) if len(present) < len(g.case_ids) else None
+    items = {c: a for c, a in _pending_items(ctx, batch_id, chunk_no).items() if c in present}
+    still_due, facts = _recheck(ctx, batch_id, items, as_of, actor)
+    skeletons = {**({c: s for c, s in skeletons.items() if c in set(kept.case_ids)} if kept else {}),
+                 **_skeletons(items, still_due, facts)}
+    recorded = _delete_with_intent(ctx, batch_id, chunk_no, still_due, skeletons, actor,
+                                   action="retention.destroy.intent_revised", kept=kept)
+    return _complete(ctx, batch_id, chunk_no, recorded, {c: s for c, s in skeletons.items()
+                                                         if c in set(recorded.case_ids)}, actor)
 
 
-def _merge(intent: Gathered, gone: list[str], fresh: Gathered, still_there: Gathered) -> Gathered:
-    """The intent's record for cases already deleted, plus a fresh gathering for the rest.
+def _gone_part(ctx: RetentionContext, intent: Gathered, present: set[str]) -> Gathered:
+    """What an intent recorded for its cases that are gone, when others of its cases are still there.
 
-    Objects of cases still in the store are taken out of the intent's list first, so a
-    case skipped now (say, newly held) never loses its documents.
+    One chunk transaction never leaves that behind by itself: it follows a revised
+    intent killed again, or cases removed by someone else meanwhile. The intent
+    lists objects and consents per chunk, so those of the cases still present are
+    taken out: a case skipped now (say, newly held) never loses its documents.
     """
-    def of_gone(recorded: list[str], present_now: list[str]) -> set[str]:
-        return (set(recorded) - set(present_now)) if gone else set()
+    store = ctx.store
+    still = sorted(present)
+    with store.engine.connect() as conn:
+        keys = set(conn.execute(sa.select(store.raw("document", "object_key")).where(
+            one_of(store.raw("document", "case_id"), still, conn.dialect.name))).scalars()) \
+            if store.has_field("document", "object_key") else set()
+        consents = set(conn.execute(sa.select(store.raw("consent", "id")).where(
+            one_of(store.raw("consent", "case_id"), still, conn.dialect.name))).scalars()) \
+            if store.has("consent") and store.has_field("consent", "case_id") else set()
+    return Gathered(sorted(c for c in intent.case_ids if c not in present),
+                    sorted(set(intent.object_keys) - keys), sorted(set(intent.consent_ids) - consents),
+                    list(intent.person_ids), list(intent.family_ids), dict(intent.counts))
 
+
+def _merge(kept: Gathered, fresh: Gathered) -> Gathered:
     return Gathered(
-        sorted(set(gone) | set(fresh.case_ids)),
-        sorted(of_gone(intent.object_keys, still_there.object_keys) | set(fresh.object_keys)),
-        sorted(of_gone(intent.consent_ids, still_there.consent_ids) | set(fresh.consent_ids)),
-        # People and families are only candidates: delete_rows keeps any still on a case.
-        sorted(set(intent.person_ids if gone else []) | set(fresh.person_ids)),
-        sorted(set(intent.family_ids if gone else []) | set(fresh.family_ids)),
-        fresh.counts if not gone else intent.counts,
+        sorted(set(kept.case_ids) | set(fresh.case_ids)),
+        sorted(set(kept.object_keys) | set(fresh.object_keys)),
+        sorted(set(kept.consent_ids) | set(fresh.consent_ids)),
+        sorted(set(kept.person_ids) | set(fresh.person_ids)),
+        sorted(set(kept.family_ids) | set(fresh.family_ids)),
+        {k: kept.counts.get(k, 0) + fresh.counts.get(k, 0) for k in sorted(set(kept.counts) | set(fresh.counts))},
     )
 
 

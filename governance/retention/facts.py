@@ -13,10 +13,14 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
-from governance.db import chunked
+from governance.db import chunked, one_of
 from governance.stores.store import CaseStore
 
-__all__ = ["CaseFacts", "load_facts", "load_links", "links_around"]
+__all__ = ["CaseFacts", "load_facts", "load_links", "links_around", "FACTS_BATCH"]
+
+# Ids per query when facts are read for a subset: bound as one value (governance.db.one_of),
+# so the size bounds memory per round trip, not a parameter limit.
+FACTS_BATCH = 5000
 
 _CASE_FIELDS = (
     "id", "family_id", "case_type", "status", "opened_on", "closed_on", "reopened_on", "re_referral_of",
@@ -77,8 +81,9 @@ def links_around(store: CaseStore, case_ids: Iterable[str]) -> list[tuple[str, s
     with store.engine.connect() as conn:
         while frontier:
             found: set[str] = set()
-            for batch in chunked(sorted(frontier)):
-                query = sa.select(case_id, previous).where(sa.or_(case_id.in_(batch), previous.in_(batch)))
+            for batch in chunked(sorted(frontier), FACTS_BATCH):
+                query = sa.select(case_id, previous).where(sa.or_(one_of(case_id, batch, conn.dialect.name),
+                                                                  one_of(previous, batch, conn.dialect.name)))
                 for cid, prev in conn.execute(query):
                     links[cid] = prev
                     found.update(x for x in (cid, prev) if x)
@@ -90,12 +95,12 @@ def links_around(store: CaseStore, case_ids: Iterable[str]) -> list[tuple[str, s
 def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None) -> dict[str, CaseFacts]:
     """Facts for the given cases (every case when None)."""
     facts: dict[str, CaseFacts] = {}
-    batches: Iterable[list[str] | None] = [None] if case_ids is None else chunked(case_ids)
+    batches: Iterable[list[str] | None] = [None] if case_ids is None else chunked(case_ids, FACTS_BATCH)
     with store.engine.connect() as conn:
         for batch in batches:
             query = sa.select(*(_col(store, "case", f) for f in _CASE_FIELDS))
             if batch is not None:
-                query = query.where(store.raw("case", "id").in_(batch))
+                query = query.where(one_of(store.raw("case", "id"), batch, conn.dialect.name))
             for row in conn.execute(query):
                 facts[row.id] = CaseFacts(*row)
             _add_children(store, conn, facts, batch)
@@ -108,7 +113,7 @@ def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFa
     dob = store.raw("person", "date_of_birth") if store.has_field("person", "date_of_birth") else sa.null()
     joined = store.table("case_member").join(store.table("person"), store.raw("case_member", "person_id") == person_id)
     is_child = store.is_("case_member", "role", "subject_child")
-    in_scope = is_child if batch is None else sa.and_(is_child, member_case.in_(batch))
+    in_scope = is_child if batch is None else sa.and_(is_child, one_of(member_case, batch, conn.dialect.name))
     aggregate = (
         sa.select(
             member_case,

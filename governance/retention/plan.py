@@ -2,23 +2,57 @@
 
 A plan changes nothing. It is what the IG team reads before a batch is made,
 what ``governance retention plan --json`` prints, and what a batch is built from.
+
+Cases are decided window by window (:data:`PLAN_WINDOW` case ids at a time,
+each window with its whole re-referral chains, by the same :func:`evaluate` the
+executor re-checks with), and only tallies, the due cases and, when a listing
+is asked for, the review and excluded cases are kept: memory follows the
+window and the due list, not the size of the store.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Iterator
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.retention.eligibility import Decision, evaluate
 from governance.retention.schedule import Schedule
+from governance.retention.tombstones import resurrected_among
 from governance.stores.store import CaseStore
 
-__all__ = ["Plan", "build_plan", "FORECAST_MONTHS"]
+__all__ = ["Plan", "build_plan", "decide_every_case", "FORECAST_MONTHS", "PLAN_WINDOW"]
 
 FORECAST_MONTHS = 24
+PLAN_WINDOW = 5000
+
+
+@dataclass
+class _Tally:
+    as_of: date
+    cases: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_class: dict = field(default_factory=lambda: defaultdict(Counter))
+    by_rule: dict = field(default_factory=lambda: defaultdict(Counter))
+    reasons: Counter = field(default_factory=Counter)
+    due_by_action: Counter = field(default_factory=Counter)
+    due_months: Counter = field(default_factory=Counter)
+
+    def add(self, d: Decision) -> None:
+        self.cases += 1
+        self.by_status[d.status] += 1
+        self.by_class[d.case_type][d.status] += 1
+        if d.rule_id:
+            self.by_rule[d.rule_id][d.status] += 1
+        self.reasons.update(r.split(":")[0] for r in d.reasons)
+        if d.status == "due":
+            self.due_by_action[d.action] += 1
+        if d.status == "not_due" and d.due_on is not None and d.due_on > self.as_of:
+            self.due_months[f"{d.due_on.year:04d}-{d.due_on.month:02d}"] += 1
 
 
 @dataclass(frozen=True)
@@ -26,28 +60,19 @@ class Plan:
     store: str
     as_of: date
     schedule: Schedule
-    decisions: tuple[Decision, ...]
-
-    @property
-    def due(self) -> list[Decision]:
-        return [d for d in self.decisions if d.status == "due"]
+    due: tuple[Decision, ...]
+    listed: tuple[Decision, ...] | None  # review and excluded cases; None when not kept
+    tally: _Tally
 
     def counts(self) -> dict:
-        by_class: dict[str, Counter] = defaultdict(Counter)
-        by_rule: dict[str, Counter] = defaultdict(Counter)
-        reasons: Counter = Counter()
-        for d in self.decisions:
-            by_class[d.case_type][d.status] += 1
-            if d.rule_id:
-                by_rule[d.rule_id][d.status] += 1
-            reasons.update(r.split(":")[0] for r in d.reasons)
+        t = self.tally
         return {
-            "cases": len(self.decisions),
-            "by_status": dict(Counter(d.status for d in self.decisions)),
-            "by_class": {k: dict(v) for k, v in sorted(by_class.items())},
-            "by_rule": {k: dict(v) for k, v in sorted(by_rule.items())},
-            "due_by_action": dict(Counter(d.action for d in self.due)),
-            "exclusion_reasons": dict(sorted(reasons.items())),
+            "cases": t.cases,
+            "by_status": dict(t.by_status),
+            "by_class": {k: dict(v) for k, v in sorted(t.by_class.items())},
+            "by_rule": {k: dict(v) for k, v in sorted(t.by_rule.items())},
+            "due_by_action": dict(t.due_by_action),
+            "exclusion_reasons": dict(sorted(t.reasons.items())),
         }
 
     def forecast(self) -> list[dict]:
@@ -57,12 +82,7 @@ class Plan:
         for _ in range(FORECAST_MONTHS):
             months.append(f"{year:04d}-{month:02d}")
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        tally = Counter(
-            f"{d.due_on.year:04d}-{d.due_on.month:02d}"
-            for d in self.decisions
-            if d.status == "not_due" and d.due_on is not None and d.due_on > self.as_of
-        )
-        return [{"month": m, "cases": tally.get(m, 0)} for m in months]
+        return [{"month": m, "cases": self.tally.due_months.get(m, 0)} for m in months]
 
     def to_json(self, *, list_cases: bool = True) -> dict:
         result = {
@@ -73,12 +93,46 @@ class Plan:
             "forecast": self.forecast(),
         }
         if list_cases:
+            if self.listed is None:
+                raise ValueError("this plan was built without its listing (build_plan(..., listing=True))")
             result["due"] = [d.to_json() for d in self.due]
-            result["review"] = [d.to_json() for d in self.decisions if d.status == "review"]
-            result["excluded"] = [d.to_json() for d in self.decisions if d.status == "excluded"]
+            result["review"] = [d.to_json() for d in self.listed if d.status == "review"]
+            result["excluded"] = [d.to_json() for d in self.listed if d.status == "excluded"]
         return result
 
 
-def build_plan(store: CaseStore, state: Engine, schedule: Schedule, as_of: date,
-               resurrected: frozenset[str] = frozenset()) -> Plan:
-    return Plan(store.name, as_of, schedule, tuple(evaluate(store, state, schedule, as_of, resurrected=resurrected)))
+def _case_id_windows(store: CaseStore, size: int) -> Iterator[list[str]]:
+    """Every case id, in order, ``size`` at a time (keyset pagination: no offset scans)."""
+    case_id = store.raw("case", "id")
+    last = None
+    while True:
+        query = sa.select(case_id).order_by(case_id).limit(size)
+        if last is not None:
+            query = query.where(case_id > last)
+        with store.engine.connect() as conn:
+            window = conn.execute(query).scalars().all()
+        if not window:
+            return
+        yield window
+        last = window[-1]
+
+
+def decide_every_case(store: CaseStore, state: Engine, schedule: Schedule, as_of: date, *,
+                      tombstone_key: bytes | None = None, window: int = PLAN_WINDOW) -> Iterator[Decision]:
+    """Decisions for every case in the store, in case-id order, a window at a time."""
+    for ids in _case_id_windows(store, window):
+        resurrected = resurrected_among(store, state, tombstone_key, ids) if tombstone_key else frozenset()
+        yield from evaluate(store, state, schedule, as_of, case_ids=ids, resurrected=resurrected)
+
+
+def build_plan(store: CaseStore, state: Engine, schedule: Schedule, as_of: date, *,
+               tombstone_key: bytes | None = None, listing: bool = True, window: int = PLAN_WINDOW) -> Plan:
+    """The plan as of ``as_of``; ``listing`` keeps the review and excluded cases for printing."""
+    tally, due, listed = _Tally(as_of), [], []
+    for decision in decide_every_case(store, state, schedule, as_of, tombstone_key=tombstone_key, window=window):
+        tally.add(decision)
+        if decision.status == "due":
+            due.append(decision)
+        elif listing and decision.status in ("review", "excluded"):
+            listed.append(decision)
+    return Plan(store.name, as_of, schedule, tuple(due), tuple(listed) if listing else None, tally)

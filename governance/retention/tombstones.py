@@ -15,11 +15,12 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from governance.db import one_of
 from governance.keys import KeyStore
 from governance.retention import tables
 from governance.stores.store import CaseStore
 
-__all__ = ["tombstone_key", "token", "add_tombstones", "resurrected_case_ids", "KEY_NAME"]
+__all__ = ["tombstone_key", "token", "add_tombstones", "resurrected_among", "KEY_NAME"]
 
 KEY_NAME = "retention-tombstones"
 
@@ -48,20 +49,20 @@ def add_tombstones(conn: Connection, key: bytes, *, store: str, batch_id: str, e
         return 0
     existing = set(conn.execute(sa.select(tables.tombstones.c.token).where(
         tables.tombstones.c.store == store, tables.tombstones.c.entity == entity,
-        tables.tombstones.c.token.in_([r["token"] for r in rows]))).scalars())
+        one_of(tables.tombstones.c.token, [r["token"] for r in rows], conn.dialect.name))).scalars())
     fresh = [r for r in rows if r["token"] not in existing]
     if fresh:
         conn.execute(tables.tombstones.insert(), fresh)
     return len(fresh)
 
 
-def resurrected_case_ids(store: CaseStore, state: Engine, key: bytes) -> frozenset[str]:
-    """Cases in the store now whose identifiers were destroyed before."""
-    with state.connect() as conn:
-        dead = set(conn.execute(sa.select(tables.tombstones.c.token).where(
-            tables.tombstones.c.store == store.name, tables.tombstones.c.entity == "case")).scalars())
-    if not dead:
+def resurrected_among(store: CaseStore, state: Engine, key: bytes, case_ids: list[str]) -> frozenset[str]:
+    """Of these cases (a window of the store), those whose identifiers were destroyed before."""
+    tokens = dict(zip(_tokens(key, "case", case_ids), case_ids))
+    if not tokens:
         return frozenset()
-    with store.engine.connect() as conn:
-        ids = conn.execute(sa.select(store.raw("case", "id"))).scalars().all()
-    return frozenset(i for i, t in zip(ids, _tokens(key, "case", ids)) if t in dead)
+    with state.connect() as conn:
+        dead = conn.execute(sa.select(tables.tombstones.c.token).where(
+            tables.tombstones.c.store == store.name, tables.tombstones.c.entity == "case",
+            one_of(tables.tombstones.c.token, list(tokens), conn.dialect.name))).scalars()
+        return frozenset(tokens[t] for t in dead)

@@ -140,6 +140,47 @@ class LocalFolderStore(ObjectStore):
         log.debug("deleted key %r from %s (%d version(s))", key, self.uri, removed)
         return removed
 
+    def delete_many(self, keys: list[str]) -> int:
+        """Every key in one pass: retention checked for all first, then files removed, then folders pruned.
+
+        Nothing is removed if any key is retained. Each folder is pruned once
+        (deepest first) rather than once per key, and paths are plain strings:
+        the cost stays near that of the bare ``unlink`` and ``rmdir`` calls.
+        """
+        keys = [validate_key(key) for key in keys]
+        self._ensure_root()
+        has_retention = (self.root / _RETENTION_DIR).is_dir()
+        if has_retention:
+            for key in keys:
+                with self._os_errors("delete", key):
+                    held = self._retained_until(key)
+                if held is not None:
+                    raise _locked(key, held)
+        removed, folders = 0, set()
+        bases = [str(self.root)] + ([str(self.root / _RETENTION_DIR)] if has_retention else [])
+        for key in keys:
+            parts = key.split("/")
+            with self._os_errors("delete", key):
+                try:
+                    os.unlink(os.path.join(bases[0], *parts))
+                    removed += 1
+                except FileNotFoundError:
+                    pass  # already gone: deleting is idempotent
+                if has_retention:
+                    try:
+                        os.unlink(os.path.join(bases[1], *parts[:-1], parts[-1] + ".json"))
+                    except FileNotFoundError:
+                        pass
+            for depth in range(1, len(parts)):
+                folders.update(os.path.join(base, *parts[:depth]) for base in bases)
+        for folder in sorted(folders, key=lambda f: f.count(os.sep), reverse=True):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass  # not empty (or already gone): a folder still holding other keys stays
+        log.debug("deleted %d key(s) from %s (%d version(s))", len(keys), self.uri, removed)
+        return removed
+
     def url_for(self, key: str, expires_in: int) -> str:
         """``file://`` URI of the object. It does not expire: ``expires_in`` is only validated."""
         key = validate_key(key)

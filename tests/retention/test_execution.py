@@ -23,13 +23,21 @@ from governance.stores.store import CaseStore
 AS_OF = date(2025, 6, 1)
 
 
-@pytest.fixture(params=["one_database", "separate_ledger"])
+@pytest.fixture(params=["one_database", "separate_ledger", "all_apart"])
 def layout(request, world, tmp_path):
-    """Store, state and ledger in one database, or the ledger (and state) apart: the intent/complete path."""
+    """Store, state and ledger in one database; the ledger apart (state stays with the store); or all
+    three apart, as the embedded default keeps them. The last two take the intent/complete path."""
     settings, builder = world
     if request.param == "separate_ledger":
         settings = dataclasses.replace(settings, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    elif request.param == "all_apart":
+        settings = _all_apart(settings, tmp_path)
     return settings, builder
+
+
+def _all_apart(settings, tmp_path):
+    return dataclasses.replace(settings, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+                               state_url=f"sqlite:///{tmp_path / 'state.db'}")
 
 
 def _write_documents(settings, builder, versions: int = 1) -> None:
@@ -196,3 +204,48 @@ def test_every_version_is_deleted_on_a_versioned_bucket(world, moto_server):
     proposed, executed = _sweep(settings)
     assert executed["object_versions"] == 3 and objects.versions(key) == []
     assert jobs.verify(settings, proposed["batch_id"], actor="ig.bob")["object_versions_remaining"] == 0
+
+
+def test_a_rerun_keeps_the_record_of_cases_gone_meanwhile_and_spares_one_held_since(world, tmp_path):
+    """A killed run left an intent for two cases, its store transaction rolled back; before the rerun one
+    case is removed by someone else and the other is put on hold. The rerun records the gone case from
+    the intent, skips the held one, and the held case keeps its rows and documents."""
+    from governance.retention.context import RetentionContext
+    from governance.retention.destroy import delete_cases
+    from governance.retention.execute import _record_intent
+
+    settings, b = world
+    settings = _all_apart(settings, tmp_path)
+    gone, _, _ = b.simple(closed=date(2018, 1, 1))
+    held, _, _ = b.simple(closed=date(2018, 1, 1))
+    _write_documents(settings, b)
+    proposed = jobs.propose(settings, "default", as_of=AS_OF, created_by="ig.alice")
+    jobs.approve(settings, proposed["batch_id"], approved_by="ig.bob")
+    with RetentionContext.open(settings) as ctx:
+        with ctx.store.engine.connect() as store_conn:
+            killed = store_conn.begin()
+            intent = delete_cases(ctx.store, store_conn, [gone, held])
+            with ctx.state.begin() as conn:
+                _record_intent(ctx, conn, proposed["batch_id"], 0, intent, {}, "ig.bob", "retention.destroy.intent")
+            killed.rollback()  # the process died before the store committed
+        with ctx.store.engine.begin() as conn:
+            delete_cases(ctx.store, conn, [gone])
+    place_hold(state_engine(settings), kind="litigation", source="High Court claim", reason="disclosure",
+               scope={"case_ids": [held]}, placed_on=AS_OF, review_on=date(2026, 1, 1), placed_by="legal")
+
+    jobs.execute_all(settings, proposed["batch_id"], as_of=AS_OF, actor="ig.bob")
+
+    assert _count(settings, "case", id=held) == 1 and _count(settings, "casenote", case_id=held) == 2
+    objects = open_objects(settings)
+    assert [k for k in objects.list("stores/") if f"/{held}/" in k]
+    assert not [k for k in objects.list("stores/") if f"/{gone}/" in k]
+    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    try:
+        entries = [e for e in ledger.entries() if e.details.get("batch_id") == proposed["batch_id"]]
+    finally:
+        ledger.close()
+    revised = [e for e in entries if e.action == "retention.destroy.intent_revised"]
+    complete = [e for e in entries if e.action == "retention.destroy.complete"]
+    assert [list(e.record_ids) for e in revised] == [[gone]]
+    assert [list(e.record_ids) for e in complete] == [[gone]]
+    assert jobs.verify(settings, proposed["batch_id"], actor="ig.bob")["ok"]

@@ -462,3 +462,44 @@ def test_open_object_store_refuses_bad_urls_without_echoing_secrets(url: str, ma
     with pytest.raises(ConfigError, match=match) as caught:
         open_object_store(url)
     assert "hunter2" not in str(caught.value)
+
+
+# -- delete_many -----------------------------------------------------------------------------
+
+def test_delete_many_removes_every_version_of_each_key_and_nothing_else(store: ObjectStore) -> None:
+    doomed = [f"cases/C{n}/doc-{m}.txt" for n in range(5) for m in range(3)]
+    for key in doomed:
+        store.put(key, b"first")
+        store.put(key, b"second")
+    store.put("cases/C1x/kept.txt", b"kept")  # a lookalike prefix of a doomed folder
+    store.put("cases/C9/kept.txt", b"kept")
+    expected = sum(len(store.versions(key)) for key in doomed)
+
+    assert store.delete_many(doomed) == expected
+
+    assert all(store.versions(key) == [] for key in doomed)
+    assert all(_leftovers(store, key) == [] for key in doomed)
+    assert list(store.list("cases/")) == ["cases/C1x/kept.txt", "cases/C9/kept.txt"]
+    assert store.get("cases/C9/kept.txt") == b"kept"
+
+
+def test_delete_many_is_idempotent_and_counts_only_what_it_removed(store: ObjectStore) -> None:
+    store.put("again/a", b"1")
+    store.put("again/b", b"2")
+    assert store.delete_many(["again/a", "again/b", "never/stored"]) == 2
+    assert store.delete_many(["again/a", "again/b"]) == 0
+    assert store.delete_many([]) == 0
+
+
+def test_delete_many_validates_every_key_first(store: ObjectStore) -> None:
+    store.put("valid/one", b"1")
+    with pytest.raises(StorageError, match="not valid"):
+        store.delete_many(["valid/one", "../escape"])
+    assert store.exists("valid/one")
+
+
+def test_delete_many_refuses_a_retained_key_and_keeps_it(locking_store: ObjectStore) -> None:
+    locking_store.put("batch/held", b"evidence", retain_until=_future())
+    with pytest.raises(ObjectLocked, match="batch/held"):
+        locking_store.delete_many(["batch/held"])
+    assert locking_store.get("batch/held") == b"evidence"

@@ -190,3 +190,28 @@ def test_concurrent_puts_under_one_new_prefix(tmp_path):
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda k: store.put(k, k.encode()), keys))
     assert sorted(store.list("stores/")) == sorted(keys)
+
+
+def test_delete_many_with_one_retained_key_removes_nothing(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from governance.errors import ObjectLocked
+
+    store = LocalFolderStore(tmp_path)
+    store.put("cases/C1/a", b"a")
+    store.put("cases/C2/held", b"held", retain_until=datetime.now(timezone.utc) + timedelta(hours=1))
+    with pytest.raises(ObjectLocked, match="cases/C2/held"):
+        store.delete_many(["cases/C1/a", "cases/C2/held"])
+    assert store.get("cases/C1/a") == b"a"  # checked before anything was removed
+    assert store.get("cases/C2/held") == b"held"
+
+
+def test_delete_many_prunes_each_emptied_folder_once_and_keeps_shared_ones(tmp_path: Path) -> None:
+    store = LocalFolderStore(tmp_path)
+    for n in range(4):
+        store.put(f"cases/C{n}/deep/doc", b"")
+    store.put("cases/C3/other", b"")
+    assert store.delete_many([f"cases/C{n}/deep/doc" for n in range(4)]) == 4
+    assert sorted(p.name for p in (tmp_path / "cases").iterdir()) == ["C3"]
+    assert not (tmp_path / "cases" / "C3" / "deep").exists()
+    assert (tmp_path / "cases" / "C3" / "other").exists()
