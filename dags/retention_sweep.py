@@ -20,13 +20,17 @@ __all__ = ["retention_sweep"]
 DOC_MD = """
 ### Retention sweep
 
-**What it does.** Every day, for one case store (param `store`), it plans which
+**What it does.** Every day at 06:00 UTC, for one case store (param `store`), it plans which
 closed cases are past their retention period under the schedule
 (`governance/retention/schedule.toml`), makes a disposition batch, asks the IG
 team to review it (**Browse → Required Actions**), then destroys or anonymises
 the approved cases in chunks, verifies nothing of them remains (rows and every
 object version) and issues a destruction certificate (PDF and JSON in object
 storage).
+
+**Data-quality gate.** No batch is made unless the store passed the
+`data_quality` DAG within `quality_max_age_hours` (36): a failed or missing
+validation fails `propose` with one line naming the store and why.
 
 **What stops a case.** Holds (litigation, inquiries), a pending subject-access
 request for anyone on the case, data-quality quarantine, missing or implausible
@@ -45,8 +49,9 @@ Params: `store` (default `default`), `as_of` (YYYY-MM-DD; default the run's
 logical date).
 """
 
-# Chunks of one batch run one at a time: a SQLite case store has one writer.
-# On PostgreSQL this can be raised.
+# Chunks of one batch run one at a time, on every database: a chunk removes a family (and its
+# people) once its last case has gone, and two chunks committing side by side on PostgreSQL
+# could each still see the other's case and both keep the family.
 CHUNKS_IN_PARALLEL = 1
 
 
@@ -59,7 +64,9 @@ def _as_of(context: dict[str, Any]):
 
 @dag(
     dag_id="retention_sweep",
-    schedule="@daily",
+    # Daily at 06:00 UTC, after the night's data_quality run (00:00): the quality gate in
+    # `propose` wants a passing validation of the store from the last 36 hours.
+    schedule="0 6 * * *",
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,  # two sweeps must never work on one store at once
@@ -68,6 +75,9 @@ def _as_of(context: dict[str, Any]):
     params={
         "store": Param("default", type="string", description="configured case store"),
         "as_of": Param(None, type=["null", "string"], format="date", description="judge retention as of (YYYY-MM-DD)"),
+        "quality_max_age_hours": Param(36, type="number", minimum=0,
+                                       description="make no batch unless the store passed data quality within this "
+                                                   "many hours (0 turns the gate off)"),
     },
     default_args=default_args(retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15)),
 )
@@ -78,9 +88,19 @@ def retention_sweep() -> None:
         from governance.jobs.retention import propose as make_batch
         from governance_airflow.hooks import GovernanceHook
 
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from governance.retention.quality_gate import QualityGateClosed
+
+        hours = float(context["params"]["quality_max_age_hours"])
         settings = GovernanceHook().get_settings()
-        return make_batch(settings, context["params"]["store"], as_of=_as_of(context),
-                          created_by=f"airflow:{context['dag'].dag_id}")
+        try:
+            return make_batch(settings, context["params"]["store"], as_of=_as_of(context),
+                              created_by=f"airflow:{context['dag'].dag_id}",
+                              quality_max_age=timedelta(hours=hours) if hours else None)
+        except QualityGateClosed as closed:
+            # Retrying in minutes cannot open a gate that only tonight's validation opens: fail now, alert.
+            raise AirflowFailException(str(closed)) from None
 
     @task.branch
     def route(proposal: dict[str, Any]) -> str | None:
@@ -97,10 +117,12 @@ def retention_sweep() -> None:
         # A retry asks again (a reminder), for another week.
         response_timeout=timedelta(days=7),
     )
-    reviewed = EmptyOperator(task_id="reviewed")  # skipped on Reject; apply_decision still runs (all_done)
+    reviewed = EmptyOperator(task_id="reviewed")  # skipped on Reject; apply_decision still runs
     auto = EmptyOperator(task_id="auto_approved")
 
-    @task(trigger_rule="all_done")
+    # Runs after an answer either way (a Reject skips `reviewed`), but not when proposing failed or the
+    # review itself failed (an unanswered review times out): then there is no decision to apply.
+    @task(trigger_rule="none_failed_min_one_success")
     def apply_decision(proposal: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Record the reviewer's decision on the batch (the two-person rule applies)."""
         from airflow.sdk.exceptions import AirflowSkipException

@@ -144,6 +144,18 @@ class KeyStore:
                 self._data[name] = data
             return self._data[name]
 
+    def destroy_data_key(self, name: str) -> bool:
+        """Remove a named data key (crypto-shredding what it encrypted); False if there was none."""
+        if not isinstance(name, str) or not _DATA_KEY_NAME.match(name):
+            raise KeyMaterialError(f"data key name {name!r} is not valid: use 1-64 of a-z, 0-9, _ and -")
+        with self._lock:
+            self._data.pop(name, None)
+            try:
+                (self.keys_dir / f"{name}.key").unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
     # -- files ---------------------------------------------------------------
 
     def _ensure_dir(self) -> None:

@@ -10,6 +10,8 @@ __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    from governance.retention.batches import CHUNK_SIZE
+
     parser = commands.add_parser("retention", help="retention plans, disposition batches and holds",
                                  description="Plan, review and execute disposition of cases past retention; manage holds.")
     sub = parser.add_subparsers(dest="retention_command", metavar="SUBCOMMAND", required=True)
@@ -28,6 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _store_and_date(sweep)
     sweep.add_argument("--created-by", required=True)
     sweep.add_argument("--approved-by", required=True)
+    _quality_gate(sweep)
     add_json_flag(sweep)
     sweep.set_defaults(handler=run_sweep)
 
@@ -36,7 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     create = bsub.add_parser("create", help="make a batch of the cases due now", description="Make a batch from a plan.")
     _store_and_date(create)
     create.add_argument("--created-by", required=True)
-    create.add_argument("--chunk-size", type=int, default=500, help="cases per chunk (default 500)")
+    create.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"cases per chunk (default {CHUNK_SIZE})")
+    _quality_gate(create)
     add_json_flag(create)
     create.set_defaults(handler=run_create)
     for name, who, helptext in (("approve", "--approved-by", "approve a proposed batch"),
@@ -69,6 +73,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     from governance.cli.holds import register_holds
 
     register_holds(sub)
+
+
+def _quality_gate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quality-max-age-hours", type=float, default=36.0,
+                   help="make no batch unless the store passed data quality within this many hours "
+                        "(default 36; 0 turns the gate off, for a store validated by other means)")
+
+
+def _gate_age(args):
+    from datetime import timedelta
+
+    if args.quality_max_age_hours < 0:
+        from governance.errors import ConfigError
+
+        raise ConfigError("--quality-max-age-hours must be 0 or more")
+    return timedelta(hours=args.quality_max_age_hours) if args.quality_max_age_hours else None
 
 
 def _store_and_date(p: argparse.ArgumentParser) -> None:
@@ -106,7 +126,7 @@ def run_create(args) -> int:
 
         raise ConfigError("--chunk-size must be at least 1")
     result = propose(settings_from(args), args.store, as_of=args.as_of, created_by=args.created_by,
-                     chunk_size=args.chunk_size)
+                     chunk_size=args.chunk_size, quality_max_age=_gate_age(args))
     emit(args, result, lambda r: f"batch {r['batch_id']} ({r['status']}): {r['due']} cases in {r['chunks']} chunks"
          if r["batch_id"] else f"nothing due in store {r['store']} as of {r['as_of']}")
     return 0
@@ -168,7 +188,8 @@ def run_sweep(args) -> int:
     from governance.jobs import retention as jobs
 
     settings = settings_from(args)
-    proposed = jobs.propose(settings, args.store, as_of=args.as_of, created_by=args.created_by)
+    proposed = jobs.propose(settings, args.store, as_of=args.as_of, created_by=args.created_by,
+                            quality_max_age=_gate_age(args))
     result = {"proposed": proposed}
     if proposed["batch_id"]:
         batch_id = proposed["batch_id"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from governance.config import Settings
 from governance.retention.batches import CHUNK_SIZE, approve_batch, create_batch, load_batch, reject_batch
@@ -10,6 +10,7 @@ from governance.retention.certificate import issue_certificate
 from governance.retention.context import RetentionContext
 from governance.retention.execute import chunk_numbers, execute_chunk
 from governance.retention.plan import build_plan
+from governance.retention.quality_gate import check_quality_gate
 from governance.retention.tombstones import tombstone_key
 from governance.retention.verify import verify_batch
 
@@ -26,9 +27,17 @@ def plan(settings: Settings, store: str, *, as_of: date, list_cases: bool = True
         return _plan(ctx, as_of, listing=list_cases).to_json(list_cases=list_cases)
 
 
-def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chunk_size: int = CHUNK_SIZE) -> dict:
-    """Plan, and make a batch of what is due (``batch_id`` None when nothing is)."""
+def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chunk_size: int = CHUNK_SIZE,
+            quality_max_age: timedelta | None = None) -> dict:
+    """Plan, and make a batch of what is due (``batch_id`` None when nothing is).
+
+    With ``quality_max_age``, no batch is made unless the store passed data
+    quality that recently (:mod:`governance.retention.quality_gate`); the DAG and
+    the CLI pass 36 hours by default.
+    """
     with RetentionContext.open(settings, store) as ctx:
+        quality = (check_quality_gate(ctx.state, store, max_age=quality_max_age)
+                   if quality_max_age is not None else None)
         p = _plan(ctx, as_of)
         batch = create_batch(ctx.state, ctx.ledger, p, created_by=created_by, chunk_size=chunk_size)
         ctx.ledger.checkpoint()
@@ -41,6 +50,7 @@ def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chu
             "by_status": counts["by_status"], "due_by_class": batch.counts["by_class"] if batch else {},
             "due_by_rule": batch.counts["by_rule"] if batch else {}, "chunks": batch.chunks if batch else 0,
             "exclusion_reasons": counts["exclusion_reasons"],
+            "quality_run": quality,
         }
 
 

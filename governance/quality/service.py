@@ -20,7 +20,7 @@ validation cannot be trusted as a basis for retention:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,7 @@ def run_store(settings: Settings, store_name: str, options: QualityOptions, *, r
     finally:
         store.engine.dispose()
     reasons = gate(report, active_cases=synced.active_cases, total_cases=total, options=options)
+    _record_run(state, store_name, run_id=run_id, as_of=options.as_of, passed=not reasons, reasons=reasons)
     counts = {**report.counts(), **synced.counts(), "cases": total}
     summary: dict[str, Any] = {
         "store": store_name,
@@ -112,6 +113,17 @@ def run_store(settings: Settings, store_name: str, options: QualityOptions, *, r
         summary.update(datadocs.publish(validation, open_objects(settings), extra={
             "passed": summary["passed"], "gate": reasons, "counts": counts}))
     return summary
+
+
+def _record_run(state: sa.Engine, store: str, *, run_id: str, as_of, passed: bool, reasons: list[str]) -> None:
+    """One row per store and run: what the retention sweep's quality gate reads."""
+    from governance.quality.tables import runs
+
+    row = {"finished_at": datetime.now(timezone.utc), "as_of": as_of, "passed": passed, "gate": ",".join(reasons)}
+    with state.begin() as conn:
+        updated = conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.store == store).values(**row)).rowcount
+        if not updated:
+            conn.execute(runs.insert().values(run_id=run_id, store=store, **row))
 
 
 def gate_message(summary: dict[str, Any]) -> str:

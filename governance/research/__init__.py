@@ -20,6 +20,7 @@ completion of the study" (seed 001). This package makes that true and provable
   destroy at the end of a study, certificates;
 - :mod:`~governance.research.schedule`: what is due, overdue studies;
 - :mod:`~governance.research.discovery`: which studies hold a person (access requests);
+- :mod:`~governance.research.forget`: rows of cases the retention sweep destroyed, cut out of live extracts;
 - :mod:`~governance.research.recording`: state changes and their ledger entries together.
 
 This module imports nothing: :mod:`governance.state` imports

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from governance.config import Settings
 from governance.research import tables as t
 from governance.research.errors import ExtractUnreadable, StudyStateError
-from governance.research.parts import DEFAULT_PART_BYTES, PartWriter, parquet_bytes, read_part, seal, unseal
+from governance.research.parts import (DEFAULT_PART_BYTES, PartWriter, parquet_bytes, part_position, read_part, seal,
+                                       unseal)
 from governance.research.pipeline import PERSON_COLUMN, ExtractPipeline
 from governance.research.pseudonym import Pseudonymiser
 from governance.research.recording import RULE, recorded
@@ -179,8 +180,8 @@ def _open_extract(settings: Settings, study_id: str) -> tuple[Any, bytes, list[s
         key = load_study_key(conn, settings, study_id)
         keys = conn.execute(sa.select(t.objects.c.object_key).where(
             t.objects.c.extract_id == row.extract_id, t.objects.c.kind == "part", t.objects.c.deleted_on.is_(None))
-            .order_by(t.objects.c.id)).scalars().all()
-    return row, unwrap_data_key(key, row.wrapped_data_key, row.extract_id), keys
+            ).scalars().all()
+    return row, unwrap_data_key(key, row.wrapped_data_key, row.extract_id), sorted(keys, key=part_position)
 
 
 def read_extract(settings: Settings, study_id: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:

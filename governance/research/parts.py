@@ -19,6 +19,7 @@ Nothing is written to local disk on the way.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -30,12 +31,38 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from governance.research.errors import ExtractUnreadable
 from governance.storage import ObjectInfo, ObjectStore
 
-__all__ = ["PartWriter", "seal", "unseal", "read_part", "parquet_bytes", "DEFAULT_PART_BYTES", "MAGIC"]
+__all__ = ["PartWriter", "seal", "unseal", "read_part", "parquet_bytes", "part_position", "rewritten_key",
+           "DEFAULT_PART_BYTES", "MAGIC"]
 
 MAGIC = b"GVRP1"
 _NONCE = 12
 #: Roll over to a new part after this many bytes of Parquet (before encryption).
 DEFAULT_PART_BYTES = 64 * 1024 * 1024
+#: ``.../part-00003.parquet.enc`` as written; ``.../part-00003-r2.parquet.enc`` after two rewrites.
+_PART_KEY = re.compile(r"^(?P<stem>.*/part-(?P<number>\d+))(?:-r(?P<rewrite>\d+))?\.parquet\.enc$")
+
+
+def _part_key(object_key: str) -> re.Match[str]:
+    match = _PART_KEY.match(object_key)
+    if match is None:
+        raise ExtractUnreadable(f"object {object_key} is not named as an extract part")
+    return match
+
+
+def part_position(object_key: str) -> tuple[int, int]:
+    """(part number, rewrite) of a part: rows are read in this order, the order they were written in.
+
+    Rows are grouped by person across parts (disclosure counting relies on it), so a
+    rewritten part must be read where the original was, not where its new record sorts.
+    """
+    match = _part_key(object_key)
+    return int(match["number"]), int(match["rewrite"] or 0)
+
+
+def rewritten_key(object_key: str) -> str:
+    """The key a rewrite of this part is stored under (a new object, never the old key)."""
+    match = _part_key(object_key)
+    return f"{match['stem']}-r{int(match['rewrite'] or 0) + 1}.parquet.enc"
 
 
 def seal(data_key: bytes, plain: bytes | memoryview, object_key: str) -> bytes:

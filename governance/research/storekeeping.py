@@ -24,7 +24,7 @@ from governance.state import state_engine
 from governance.storage import ObjectInfo, ObjectStore
 from governance.stores.seeding import open_objects
 
-__all__ = ["ObjectLog", "remove_extract_objects", "remove_local_copies", "remaining_versions"]
+__all__ = ["ObjectLog", "delete_recorded", "remove_extract_objects", "remove_local_copies", "remaining_versions"]
 
 
 class ObjectLog:
@@ -51,7 +51,8 @@ class ObjectLog:
         return record
 
 
-def _delete_rows(engine: sa.Engine, objects: ObjectStore, rows: Sequence, as_of: date) -> dict[str, int]:
+def delete_recorded(engine: sa.Engine, objects: ObjectStore, rows: Sequence, as_of: date) -> dict[str, int]:
+    """Delete every version of each recorded object (rows with ``id``, ``object_key``), then mark its row."""
     deleted = versions = 0
     for row in rows:
         removed = objects.delete(row.object_key)
@@ -71,7 +72,7 @@ def remove_extract_objects(settings: Settings, study_id: str, extract_id: str, *
         rows = conn.execute(sa.select(t.objects.c.id, t.objects.c.object_key).where(
             t.objects.c.extract_id == extract_id, t.objects.c.kind.in_(kinds), t.objects.c.deleted_on.is_(None))
             .order_by(t.objects.c.id)).all()
-    counts = _delete_rows(engine, objects, rows, as_of)
+    counts = delete_recorded(engine, objects, rows, as_of)
     # Anything under the prefix the bookkeeping does not know (it should be empty).
     stray = 0
     for key in list(objects.list(f"research/{study_id}/{extract_id}/")):

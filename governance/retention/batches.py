@@ -27,7 +27,7 @@ from governance.retention.schedule import Schedule
 __all__ = ["Batch", "create_batch", "approve_batch", "reject_batch", "load_batch", "record_schedule_version",
            "CHUNK_SIZE", "AUTO_APPROVER"]
 
-CHUNK_SIZE = 500
+CHUNK_SIZE = 2000  # cases per chunk: bounded memory, and few enough chunks that per-chunk commits stay small
 AUTO_APPROVER = "schedule:auto-approve"
 
 

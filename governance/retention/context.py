@@ -26,6 +26,7 @@ class RetentionContext:
     objects: ObjectStore
     schedule: Schedule
     keys: KeyStore
+    settings: Settings | None = None  # for the capabilities whose copies a destruction chases
 
     @classmethod
     def open(cls, settings: Settings, store_name: str = "default", *, schedule: Schedule | None = None) -> "RetentionContext":
@@ -37,6 +38,7 @@ class RetentionContext:
             objects=open_objects(settings),
             schedule=schedule or load_schedule(),
             keys=keys,
+            settings=settings,
         )
 
     @property

@@ -9,8 +9,9 @@ they removed (object keys, consents, people, families, rows per entity: see
 :func:`~governance.retention.destroy.delete_cases`); a destruction takes effect
 only when that transaction commits.
 
-**Separate databases** (the embedded default: store, state and ledger are
-different SQLite files) follow an intent/complete protocol:
+**The store apart from the ledger** (the embedded default: the store in one
+SQLite file, state and ledger together in another) follows an intent/complete
+protocol:
 
 1. the store transaction deletes the chunk's rows, not yet committed;
 2. *intent*: while it waits, one state transaction records the chunk (cases,
@@ -47,6 +48,7 @@ from governance.errors import GovernanceError
 from governance.retention import tables
 from governance.retention.batches import load_batch
 from governance.retention.context import RetentionContext
+from governance.retention.copies import forget_copies
 from governance.retention.destroy import Gathered, delete_cases
 from governance.retention.eligibility import evaluate_with_facts
 from governance.retention.facts import CaseFacts
@@ -166,9 +168,9 @@ def _fresh(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, 
         return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": False, "cases": 0}
     skeletons = _skeletons(items, due, facts)
     if ctx.one_database:
-        return _one_transaction(ctx, batch_id, chunk_no, due, skeletons, actor)
+        return _one_transaction(ctx, batch_id, chunk_no, due, skeletons, actor, as_of=as_of)
     g = _delete_with_intent(ctx, batch_id, chunk_no, due, skeletons, actor, action="retention.destroy.intent")
-    return _complete(ctx, batch_id, chunk_no, g, skeletons, actor)
+    return _complete(ctx, batch_id, chunk_no, g, skeletons, actor, as_of=as_of)
 
 
 def _delete_with_intent(ctx: RetentionContext, batch_id: str, chunk_no: int, case_ids: list[str], skeletons: dict,
@@ -204,7 +206,7 @@ def _record_intent(ctx, conn, batch_id, chunk_no, g: Gathered, skeletons, actor:
         conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, intent_seq=entry.seq, **values))
 
 
-def _one_transaction(ctx, batch_id, chunk_no, case_ids: list[str], skeletons, actor) -> dict:
+def _one_transaction(ctx, batch_id, chunk_no, case_ids: list[str], skeletons, actor, *, as_of: date) -> dict:
     with ctx.store.engine.begin() as conn:
         g = delete_cases(ctx.store, conn, case_ids)
         entry = ctx.ledger.append(actor=actor, action="retention.destroyed", store=ctx.store.name,
@@ -214,7 +216,7 @@ def _one_transaction(ctx, batch_id, chunk_no, case_ids: list[str], skeletons, ac
         conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, intent_seq=entry.seq,
                                                    **_chunk_values(g, skeletons, "rows_deleted")))
         _record_done(ctx, conn, batch_id, g, skeletons)
-    return _complete(ctx, batch_id, chunk_no, g, {}, actor, rows_recorded=True)
+    return _complete(ctx, batch_id, chunk_no, g, {}, actor, as_of=as_of, rows_recorded=True)
 
 
 def _record_done(ctx, conn, batch_id: str, g: Gathered, skeletons: dict[str, dict]) -> None:
@@ -229,19 +231,20 @@ def _record_done(ctx, conn, batch_id: str, g: Gathered, skeletons: dict[str, dic
                                                  for c, s in sorted(skeletons.items()) if c in set(g.case_ids)])
 
 
-def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, actor, *, rows_recorded=False) -> dict:
+def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, actor, *, as_of: date, rows_recorded=False) -> dict:
     started = time.perf_counter()
     versions = ctx.objects.delete_many(g.object_keys)
     objects_s = time.perf_counter() - started
-    counts = {"rows": g.counts, "object_versions": versions, "cases": len(g.case_ids)}
+    copies, copy_details = forget_copies(ctx, g.case_ids, g.person_ids, batch_id=batch_id, as_of=as_of, actor=actor)
+    counts = {"rows": g.counts, "object_versions": versions, "cases": len(g.case_ids), "copies": copies}
     with ctx.state.begin() as conn:
         if not rows_recorded:
             _record_done(ctx, conn, batch_id, g, skeletons)
         entry = ctx.ledger.append(
             actor=actor, action="retention.objects.destroyed" if rows_recorded else "retention.destroy.complete",
             store=ctx.store.name, record_ids=g.case_ids,
-            counts={**_flat(counts["rows"]), "object_versions": versions},
-            details={"batch_id": batch_id, "chunk": chunk_no}, connection=ctx.ledger_connection(conn))
+            counts={**_flat(counts["rows"]), "object_versions": versions, **copies},
+            details={"batch_id": batch_id, "chunk": chunk_no, **copy_details}, connection=ctx.ledger_connection(conn))
         conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id, tables.chunks.c.chunk_no == chunk_no)
                      .values(state="complete", complete_seq=entry.seq, pending_skeletons=None,
                              counts=json.dumps(counts, sort_keys=True)))
@@ -256,12 +259,12 @@ def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) 
                  linked["family"], json.loads(row.counts or "{}").get("rows", {}))
     skeletons = json.loads(row.pending_skeletons or "{}")
     if row.state == "rows_deleted":
-        return _complete(ctx, batch_id, chunk_no, g, {}, actor, rows_recorded=True)
+        return _complete(ctx, batch_id, chunk_no, g, {}, actor, as_of=as_of, rows_recorded=True)
     with ctx.store.engine.connect() as conn:
         present = set(conn.execute(sa.select(ctx.store.raw("case", "id"))
                                    .where(one_of(ctx.store.raw("case", "id"), g.case_ids, conn.dialect.name))).scalars())
     if not present:
-        return _complete(ctx, batch_id, chunk_no, g, skeletons, actor)
+        return _complete(ctx, batch_id, chunk_no, g, skeletons, actor, as_of=as_of)
     # The store transaction never committed: decide again for the cases still there.
     kept = _gone_part(ctx, g, present) if len(present) < len(g.case_ids) else None
     items = {c: a for c, a in _pending_items(ctx, batch_id, chunk_no).items() if c in present}
@@ -271,7 +274,7 @@ def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) 
     recorded = _delete_with_intent(ctx, batch_id, chunk_no, still_due, skeletons, actor,
                                    action="retention.destroy.intent_revised", kept=kept)
     return _complete(ctx, batch_id, chunk_no, recorded, {c: s for c, s in skeletons.items()
-                                                         if c in set(recorded.case_ids)}, actor)
+                                                         if c in set(recorded.case_ids)}, actor, as_of=as_of)
 
 
 def _gone_part(ctx: RetentionContext, intent: Gathered, present: set[str]) -> Gathered:

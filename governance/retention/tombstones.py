@@ -44,12 +44,20 @@ def _tokens(key: bytes, entity: str, ids: Iterable[str]) -> list[str]:
 
 
 def add_tombstones(conn: Connection, key: bytes, *, store: str, batch_id: str, entity: str, ids: Iterable[str]) -> int:
+    """Record tombstones for these identifiers; ones already recorded (a case destroyed twice) are kept as they are."""
     rows = [{"store": store, "entity": entity, "token": t, "batch_id": batch_id} for t in _tokens(key, entity, ids)]
     if not rows:
         return 0
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        # One statement, no read first: the primary key (store, entity, token) turns a repeat into a no-op.
+        from importlib import import_module
+
+        insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+        return conn.execute(insert(tables.tombstones).on_conflict_do_nothing(), rows).rowcount or 0
     existing = set(conn.execute(sa.select(tables.tombstones.c.token).where(
         tables.tombstones.c.store == store, tables.tombstones.c.entity == entity,
-        one_of(tables.tombstones.c.token, [r["token"] for r in rows], conn.dialect.name))).scalars())
+        one_of(tables.tombstones.c.token, [r["token"] for r in rows], dialect))).scalars())
     fresh = [r for r in rows if r["token"] not in existing]
     if fresh:
         conn.execute(tables.tombstones.insert(), fresh)

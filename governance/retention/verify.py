@@ -34,16 +34,24 @@ def verify_batch(ctx: RetentionContext, batch_id: str, *, actor: str) -> dict:
     with ctx.store.engine.connect() as conn:
         left = remaining_rows(ctx.store, conn, case_ids, consents)
     versions_left = sum(len(ctx.objects.versions(k)) for k in keys)
-    ok = not unfinished and pending == 0 and not any(left.values()) and versions_left == 0
+    # Copies the platform made: stored access-request bundles that drew on these cases.
+    from governance.sar.forget import requests_drawing_on
+
+    with ctx.state.connect() as conn:
+        bundles = requests_drawing_on(conn, batch.store, case_ids)
+    copies_left = sum(len(ctx.objects.versions(k)) for _, k in bundles)
+    ok = not unfinished and pending == 0 and not any(left.values()) and versions_left == 0 and copies_left == 0
     result = {
         "batch_id": batch_id, "ok": ok, "cases_destroyed": len(case_ids), "objects_checked": len(keys),
         "rows_remaining": sum(left.values()), "object_versions_remaining": versions_left,
+        "copies_checked": len(bundles), "copy_versions_remaining": copies_left,
         "unfinished_chunks": unfinished, "pending_items": pending, "items": states,
     }
     with ctx.state.begin() as conn:
         ctx.ledger.append(actor=actor, action="retention.verified" if ok else "retention.verification_failed",
                           store=batch.store, counts={"cases": len(case_ids), "rows_remaining": result["rows_remaining"],
-                                                     "object_versions_remaining": versions_left},
+                                                     "object_versions_remaining": versions_left,
+                                                     "copy_versions_remaining": copies_left},
                           details={"batch_id": batch_id}, connection=ctx.ledger_connection(conn))
         if ok:
             now = datetime.now(timezone.utc)
@@ -51,6 +59,6 @@ def verify_batch(ctx: RetentionContext, batch_id: str, *, actor: str) -> dict:
                          .values(status="verified", executed_at=now, verified_at=now))
     if not ok:
         raise GovernanceError(
-            f"batch {batch_id} verification failed: {result['rows_remaining']} rows and "
-            f"{versions_left} object versions remain, {len(unfinished)} chunks unfinished, {pending} items pending")
+            f"batch {batch_id} verification failed: {result['rows_remaining']} rows, {versions_left} object versions "
+            f"and {copies_left} copy versions remain, {len(unfinished)} chunks unfinished, {pending} items pending")
     return result

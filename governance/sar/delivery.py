@@ -27,7 +27,7 @@ from governance.sar.package import encrypt, key_id, manifest_for, zip_files
 from governance.sar.pdf import render_pdf
 from governance.storage import ObjectStore
 
-__all__ = ["Package", "make_package", "store_package", "write_handover", "handover_dir", "bundle_key", "link_for",
+__all__ = ["Package", "make_package", "store_package", "write_handover", "handover_dir", "bundle_key", "bundle_key_name", "link_for",
            "disclosure_row", "DEFAULT_LINK_SECONDS"]
 
 DEFAULT_LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
@@ -50,8 +50,12 @@ class Package:
     files: dict[str, int]  # name -> bytes, for counts
 
 
+def bundle_key_name(request_id: str) -> str:
+    return f"sar-{request_id}"
+
+
 def bundle_key(keys: KeyStore, request_id: str) -> bytes:
-    return keys.data_key(f"sar-{request_id}")
+    return keys.data_key(bundle_key_name(request_id))
 
 
 def make_package(document: dict[str, Any], key: bytes, counts: dict[str, Any] | None = None,

@@ -82,6 +82,7 @@ records = sa.Table(
     sa.Column("record_id", sa.String(128), primary_key=True),
     sa.Column("case_id", sa.String(128), nullable=True),
     sa.Column("text_sha256", sa.String(64), nullable=False),
+    sa.Index("ix_sar_records_case", "case_id"),  # the retention sweep finds bundles by destroyed case
 )
 
 # The search log: evidence of a reasonable and proportionate search.

@@ -57,9 +57,29 @@ def _batch(settings) -> dict | None:
     return dict(row._mapping) if row else None
 
 
+def _validated(settings) -> None:
+    """A passing data-quality run of the store: the sweep's quality gate wants one."""
+    from governance.jobs.quality import validate_store
+
+    # A store of a few generated families is mostly defects by design: the share gate is off here.
+    assert validate_store(settings, store="default", as_of=AS_OF, run_id="test-quality", publish=False,
+                          max_quarantined_share=1.0)["passed"]
+
+
+def test_without_a_passing_quality_run_no_batch_is_made(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=10, seed=4)
+    dag_run, _ = _run(dagbag, {"as_of": AS_OF})
+    states = _states(dag_run)
+    assert states["propose"] == "failed" and str(dag_run.state) == "failed", states  # at once, not retried
+    assert states["apply_decision"] == "upstream_failed", states
+    assert _batch(settings) is None
+
+
 def test_nothing_due_ends_green(airflow_db, dagbag, governance_home):
     settings = Settings.from_env()
     seed_store(settings, "default", families=10, seed=4)
+    _validated(settings)
     dag_run, _ = _run(dagbag, {"as_of": "2011-01-01"})  # before any case could be due
     states = _states(dag_run)
     assert str(dag_run.state) == "success", states
@@ -70,6 +90,7 @@ def test_nothing_due_ends_green(airflow_db, dagbag, governance_home):
 def test_approved_sweep_destroys_verifies_and_certifies(airflow_db, dagbag, governance_home):
     settings = Settings.from_env()
     seed_store(settings, "default", families=40, seed=4)
+    _validated(settings)
     store = CaseStore.open(settings.store("default"))
     before = store.counts()["case"]
     dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Approve", "ig.bob")
@@ -96,6 +117,7 @@ def test_approved_sweep_destroys_verifies_and_certifies(airflow_db, dagbag, gove
 def test_rejected_batch_destroys_nothing_and_is_recorded(airflow_db, dagbag, governance_home):
     settings = Settings.from_env()
     seed_store(settings, "default", families=20, seed=5)
+    _validated(settings)
     store = CaseStore.open(settings.store("default"))
     before = store.counts()
     dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Reject", "ig.carol")

@@ -8,7 +8,7 @@ in one transaction), then repairs every defect in the store and runs again.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa

@@ -55,14 +55,29 @@ def prepared(tmp_path_factory):
     return home, proposed["batch_id"], proposed["due"]
 
 
-def _run_batch(home: Path, batch_id: str) -> None:
+def _run_batch(home: Path, batch_id: str, first_chunk_marker: Path | None = None) -> None:
     settings = Settings.from_env({"GOVERNANCE_HOME": str(home)})
+    if first_chunk_marker is not None:
+        # Calibration: note when the first chunk starts (CLOCK_MONOTONIC is shared across processes).
+        from governance.retention import execute
+
+        original = execute.execute_chunk
+
+        def noting(*args, **kwargs):
+            if not first_chunk_marker.exists():
+                first_chunk_marker.write_text(repr(time.monotonic()))
+            return original(*args, **kwargs)
+
+        execute.execute_chunk = noting
+        from governance.jobs import retention as job_module
+
+        job_module.execute_chunk = noting
     jobs.execute_all(settings, batch_id, as_of=AS_OF, actor="ig.bob")
 
 
-def _execute(home: Path, batch_id: str):
+def _execute(home: Path, batch_id: str, first_chunk_marker: Path | None = None):
     """A separate process executing the batch (fork: no start-up time before the work)."""
-    process = multiprocessing.get_context("fork").Process(target=_run_batch, args=(home, batch_id))
+    process = multiprocessing.get_context("fork").Process(target=_run_batch, args=(home, batch_id, first_chunk_marker))
     process.start()
     return process
 
@@ -114,23 +129,32 @@ def test_sigkill_at_random_points_keeps_store_and_ledger_consistent(prepared, tm
         batch_cases = set(conn.execute(sa.select(tables.batch_items.c.case_id)
                                        .where(tables.batch_items.c.batch_id == batch_id)).scalars())
     rng = random.Random(1234)
-    # Calibrate: how long does a full run take here?
+    # Calibrate: when does the first chunk start, and when does the run end? Kills are spread over
+    # that window, so they land in the work rather than in opening files (a timing-free criterion
+    # of "mid-run" is applied to each trial below).
     calibration = tmp_path / "calibrate"
     shutil.copytree(home, calibration)
+    marker = tmp_path / "first-chunk"
     started = time.monotonic()
-    process = _execute(calibration, batch_id)
+    process = _execute(calibration, batch_id, marker)
     process.join(timeout=300)
     assert process.exitcode == 0
     full_run = time.monotonic() - started
+    work_starts = float(marker.read_text()) - started
     mid_run_kills = 0
     for trial in range(TRIALS):
         trial_home = tmp_path / f"trial-{trial}"
         shutil.copytree(home, trial_home)
         process = _execute(trial_home, batch_id)
-        time.sleep(rng.uniform(0.0, full_run))
+        delay = rng.uniform(work_starts, full_run)
+        time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
         process.join(timeout=60)
         at_kill = _check(trial_home, batch_id, batch_cases, original)
+        if at_kill["completed"] == due:
+            # This run finished before the kill: runs are quicker than the calibration was, so
+            # the window shrinks (the instants stay random, and land in the work more often).
+            full_run = max(work_starts + 0.05, delay)
         if 0 < at_kill["completed"] < due or at_kill["in_flight"]:
             mid_run_kills += 1
         _run_batch(trial_home, batch_id)  # run again, to the end
@@ -138,5 +162,6 @@ def test_sigkill_at_random_points_keeps_store_and_ledger_consistent(prepared, tm
         assert final["gone"] == due and final["completed"] == due and final["in_flight"] == 0
         assert jobs.verify(Settings.from_env({"GOVERNANCE_HOME": str(trial_home)}), batch_id, actor="ig.bob")["ok"]
         shutil.rmtree(trial_home)
-    print(f"crash test: {TRIALS} trials, {mid_run_kills} killed mid-run, full run {full_run:.2f}s; invariants held in every one")
+    print(f"crash test: {TRIALS} trials, {mid_run_kills} killed mid-run, work from {work_starts:.2f}s to {full_run:.2f}s; "
+          "invariants held in every one")
     assert mid_run_kills >= TRIALS // 2, f"only {mid_run_kills} of {TRIALS} kills landed mid-run"

@@ -26,7 +26,8 @@ AS_OF = date(2025, 6, 1)
 @pytest.fixture(params=["one_database", "separate_ledger", "all_apart"])
 def layout(request, world, tmp_path):
     """Store, state and ledger in one database; the ledger apart (state stays with the store); or all
-    three apart, as the embedded default keeps them. The last two take the intent/complete path."""
+    three apart (the embedded default keeps state with the ledger, apart from the store: the crash
+    test's layout). The last two take the intent/complete path."""
     settings, builder = world
     if request.param == "separate_ledger":
         settings = dataclasses.replace(settings, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
