@@ -38,11 +38,23 @@ def forget_copies(ctx: Any, case_ids: list[str], person_ids: list[str], *, batch
 
 
 def _forget_research(ctx, case_ids, person_ids, *, batch_id, as_of, actor) -> dict[str, Any] | None:
-    try:
-        from governance.research.forget import forget_cases
-    except ModuleNotFoundError:  # a build without the research capability keeps no extracts
+    if ctx.settings is None or not (case_ids or person_ids) or not _live_extract_parts(ctx):
         return None
-    if ctx.settings is None or not (case_ids or person_ids):
-        return None
+    from governance.research.forget import forget_cases  # pyarrow and friends: only when there is work
     return forget_cases(ctx.settings, ctx.store.name, case_ids=case_ids, person_ids=person_ids, as_of=as_of,
                         actor=actor, batch_id=batch_id)
+
+
+def _live_extract_parts(ctx) -> bool:
+    """Whether any study of this store, not ended, still has extract parts stored (one indexed query)."""
+    import sqlalchemy as sa
+
+    try:
+        from governance.research import tables as rt
+    except ModuleNotFoundError:  # a build without the research capability keeps no extracts
+        return False
+    with ctx.state.connect() as conn:
+        return conn.execute(sa.select(rt.objects.c.id).join(rt.studies, rt.studies.c.study_id == rt.objects.c.study_id)
+                            .where(rt.studies.c.store == ctx.store.name, rt.studies.c.status != "ended",
+                                   rt.objects.c.kind == "part", rt.objects.c.deleted_on.is_(None))
+                            .limit(1)).first() is not None

@@ -63,15 +63,16 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
         g.counts[entity] = g.counts.get(entity, 0) + len(values)
         return values
 
-    people: set[str] = set()
+    # The cases' people, read before their memberships go (candidates: kept if on another case).
+    # A DISTINCT read costs less than RETURNING a row per membership.
+    member_person, member_case = store.raw("case_member", "person_id"), store.raw("case_member", "case_id")
+    people = conn.execute(sa.select(member_person).distinct().where(_in(member_case, ids))).scalars().all()
     for entity in CASE_CHILD_ENTITIES:
         if not store.has(entity):
             continue
         condition = _in(store.raw(entity, "case_id"), ids)
         if entity == "document" and store.has_field("document", "object_key"):
             g.object_keys = sorted({k for k in delete(entity, condition, "object_key") if k})
-        elif entity == "case_member":
-            people.update(delete(entity, condition, "person_id"))  # candidates: kept if on another case
         else:
             delete(entity, condition)
     consents: list[str] = []

@@ -114,6 +114,7 @@ def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFa
     joined = store.table("case_member").join(store.table("person"), store.raw("case_member", "person_id") == person_id)
     is_child = store.is_("case_member", "role", "subject_child")
     in_scope = is_child if batch is None else sa.and_(is_child, one_of(member_case, batch, conn.dialect.name))
+    dod = store.raw("person", "date_of_death") if store.has_field("person", "date_of_death") else None
     aggregate = (
         sa.select(
             member_case,
@@ -121,20 +122,23 @@ def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFa
             sa.func.sum(sa.case((dob.is_(None), 1), else_=0)),
             sa.func.max(dob),
             sa.func.min(dob),
+            sa.func.sum(sa.case((dod.is_not(None), 1), else_=0)) if dod is not None else sa.literal(0),
         )
         .select_from(joined)
         .where(in_scope)
         .group_by(member_case)
     )
-    for case_id, children, without_dob, youngest, oldest in conn.execute(aggregate):
+    with_deaths = []
+    for case_id, children, without_dob, youngest, oldest, deaths in conn.execute(aggregate):
         case = facts.get(case_id)
         if case is not None:
             case.children, case.children_without_dob = int(children), int(without_dob or 0)
             case.youngest_dob, case.oldest_dob = youngest, oldest
-    if store.has_field("person", "date_of_death"):
-        dod = store.raw("person", "date_of_death")
-        deaths = sa.select(member_case, dob, dod).select_from(joined).where(sa.and_(in_scope, dod.is_not(None)))
+            if deaths:
+                with_deaths.append(case_id)
+    if with_deaths:
+        # Rare: read the children's dates only for the cases the aggregate found a death on.
+        deaths = sa.select(member_case, dob, dod).select_from(joined).where(
+            sa.and_(is_child, dod.is_not(None), one_of(member_case, with_deaths, conn.dialect.name)))
         for case_id, born, died in conn.execute(deaths):
-            if case_id in facts:
-                facts[case_id].child_deaths.append((born, died))
-
+            facts[case_id].child_deaths.append((born, died))

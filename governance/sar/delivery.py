@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.keys import KeyStore
+from governance.sar.naming import bundle_key_name, handover_dir
 from governance.sar.package import encrypt, key_id, manifest_for, zip_files
 from governance.sar.pdf import render_pdf
 from governance.storage import ObjectStore
@@ -48,10 +49,6 @@ class Package:
     manifest: dict[str, Any]  # the outer manifest (inner files + the encrypted package)
     key_id: str
     files: dict[str, int]  # name -> bytes, for counts
-
-
-def bundle_key_name(request_id: str) -> str:
-    return f"sar-{request_id}"
 
 
 def bundle_key(keys: KeyStore, request_id: str) -> bytes:
@@ -85,10 +82,6 @@ def store_package(objects: ObjectStore, package: Package) -> dict[str, Any]:
     manifest_info = objects.put(prefix + "manifest.json", manifest_bytes)
     return {"package_key": info.key, "manifest_key": manifest_info.key, "package_sha256": info.sha256,
             "manifest_sha256": manifest_info.sha256, "package_bytes": info.size}
-
-
-def handover_dir(home: Path, request_id: str) -> Path:
-    return Path(home) / "sar" / "handover" / request_id
 
 
 def _private_write(path: Path, text: str) -> None:

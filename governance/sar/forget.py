@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from governance.db import one_of
 from governance.sar import tables as t
-from governance.sar.delivery import bundle_key_name, handover_dir
+from governance.sar.naming import bundle_key_name, handover_dir
 
 __all__ = ["forget_cases", "requests_drawing_on"]
 
