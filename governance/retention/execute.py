@@ -183,7 +183,8 @@ def _delete_with_intent(ctx: RetentionContext, batch_id: str, chunk_no: int, cas
     with ctx.store.engine.begin() as store_conn:
         removed = delete_cases(ctx.store, store_conn, case_ids)
         recorded = _merge(kept, removed) if kept is not None else removed
-        chunk_skeletons = {c: s for c, s in skeletons.items() if c in set(recorded.case_ids)}
+        named = set(recorded.case_ids)
+        chunk_skeletons = {c: s for c, s in skeletons.items() if c in named}
         if same_database(ctx.state, ctx.store.engine):
             # State in the store's own database: the same transaction (a second connection would wait on it).
             _record_intent(ctx, store_conn, batch_id, chunk_no, recorded, chunk_skeletons, actor, action)
@@ -226,9 +227,10 @@ def _record_done(ctx, conn, batch_id: str, g: Gathered, skeletons: dict[str, dic
     key = tombstone_key(ctx.keys)
     # Cases only: people are removed only when no other case holds them, and are not tombstoned.
     add_tombstones(conn, key, store=ctx.store.name, batch_id=batch_id, entity="case", ids=g.case_ids)
+    destroyed = set(g.case_ids)
     if skeletons:
         conn.execute(tables.skeletons.insert(), [{**s, "store": ctx.store.name, "batch_id": batch_id}
-                                                 for c, s in sorted(skeletons.items()) if c in set(g.case_ids)])
+                                                 for c, s in sorted(skeletons.items()) if c in destroyed])
 
 
 def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, actor, *, as_of: date, rows_recorded=False) -> dict:
@@ -269,12 +271,14 @@ def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) 
     kept = _gone_part(ctx, g, present) if len(present) < len(g.case_ids) else None
     items = {c: a for c, a in _pending_items(ctx, batch_id, chunk_no).items() if c in present}
     still_due, facts = _recheck(ctx, batch_id, items, as_of, actor)
-    skeletons = {**({c: s for c, s in skeletons.items() if c in set(kept.case_ids)} if kept else {}),
+    kept_cases = set(kept.case_ids) if kept else set()
+    skeletons = {**{c: s for c, s in skeletons.items() if c in kept_cases},
                  **_skeletons(items, still_due, facts)}
     recorded = _delete_with_intent(ctx, batch_id, chunk_no, still_due, skeletons, actor,
                                    action="retention.destroy.intent_revised", kept=kept)
-    return _complete(ctx, batch_id, chunk_no, recorded, {c: s for c, s in skeletons.items()
-                                                         if c in set(recorded.case_ids)}, actor, as_of=as_of)
+    named = set(recorded.case_ids)
+    return _complete(ctx, batch_id, chunk_no, recorded, {c: s for c, s in skeletons.items() if c in named}, actor,
+                     as_of=as_of)
 
 
 def _gone_part(ctx: RetentionContext, intent: Gathered, present: set[str]) -> Gathered:
