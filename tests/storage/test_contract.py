@@ -385,10 +385,13 @@ def test_delete_refused_for_one_retained_version_removes_nothing(locking_store: 
 
 
 def test_retention_ends_and_then_delete_removes_everything(locking_store: ObjectStore) -> None:
-    until = _future(1.0)
+    # Three seconds: long enough that a put and a refused delete over HTTP fit inside the window
+    # on a loaded machine (one second did not, once), short enough to wait out.
+    until = _future(3.0)
     locking_store.put("short/hold", b"x", retain_until=until)
     with pytest.raises(ObjectLocked):
         locking_store.delete("short/hold")
+    assert datetime.now(timezone.utc) < until, "the machine was too slow to test inside the window"
     time.sleep(max(0.0, (until - datetime.now(timezone.utc)).total_seconds()) + 0.2)
     assert locking_store.delete("short/hold") == 1
     assert locking_store.versions("short/hold") == []
