@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from governance.errors import ConfigError, StoreUnavailable
 
-__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "database_identity", "same_database",
-           "IN_LIST_CHUNK"]
+__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "database_identity",
+           "same_database", "IN_LIST_CHUNK"]
 
 # Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
 IN_LIST_CHUNK = 500
@@ -49,13 +49,32 @@ def one_of(column: sa.ColumnElement, ids: Iterable[str], dialect: str) -> sa.Col
     if not values:
         return sa.false()
     if dialect == "sqlite":
-        each = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String)).table_valued("value")
-        return column.in_(sa.select(each.c.value))
+        return column.in_(sa.select(values_of(values, dialect).c.value))
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
         return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))
     return column.in_(values)
+
+
+def values_of(values: Iterable[str], dialect: str) -> sa.TableValuedAlias | sa.Values:
+    """The strings as rows of a one-column table (column ``value``), bound as a single parameter.
+
+    For set-based writes: ``INSERT ... SELECT ... FROM values_of(...)`` is one
+    statement whatever the number of rows, without the per-row parameter
+    handling of an executemany (``json_each`` on SQLite, ``unnest`` of an array
+    on PostgreSQL, a ``VALUES`` list elsewhere).
+    """
+    values = [str(v) for v in values]
+    if dialect == "sqlite":
+        return sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String)).table_valued("value")
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        # render_derived names the column: "unnest(...) AS given(value)".
+        return sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(sa.String))).table_valued("value").render_derived(
+            name="given")
+    return sa.values(sa.column("value", sa.String), name="given").data([(v,) for v in values])
 
 
 def database_identity(url) -> tuple:

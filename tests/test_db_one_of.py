@@ -1,10 +1,10 @@
-"""governance.db.one_of: an id set of any size bound as one value, on SQLite and PostgreSQL."""
+"""governance.db.one_of and values_of: an id set of any size bound as one value, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from governance.db import make_engine, one_of, same_database
+from governance.db import make_engine, one_of, same_database, values_of
 
 
 def _table(engine: sa.Engine, n: int) -> sa.Table:
@@ -12,8 +12,9 @@ def _table(engine: sa.Engine, n: int) -> sa.Table:
     table = sa.Table("one_of_probe", metadata, sa.Column("id", sa.String(32), primary_key=True))
     metadata.drop_all(engine)
     metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(table.insert(), [{"id": f"R{i:06d}"} for i in range(n)])
+    if n:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": f"R{i:06d}"} for i in range(n)])
     return table
 
 
@@ -56,3 +57,16 @@ def test_same_database_compares_files_by_real_path(tmp_path) -> None:
     c = make_engine(f"sqlite:///{tmp_path}/dir/y.db")
     assert same_database(a, b)
     assert not same_database(a, c)
+
+
+def test_values_of_feeds_an_insert_select_of_any_size(db_url: str) -> None:
+    engine = make_engine(db_url)
+    table = _table(engine, 0)
+    wanted = [f"V{i:06d}" for i in range(35_000)]  # past SQLite's bound-parameter limit again
+    with engine.begin() as conn:
+        given = values_of(wanted, conn.dialect.name)
+        inserted = conn.execute(table.insert().from_select(["id"], sa.select(given.c.value)),
+                                execution_options={"preserve_rowcount": True}).rowcount
+    assert inserted == 35_000
+    with engine.connect() as conn:
+        assert sorted(conn.execute(sa.select(table.c.id)).scalars()) == wanted
