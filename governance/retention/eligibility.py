@@ -8,6 +8,9 @@ It is **excluded**, with reason codes, when:
 - ``SAR_PENDING``: a member of the case has a pending subject-access request
   (altering or destroying data after a request is an offence, DPA 2018 s.173);
 - ``QUARANTINED``: data quality has quarantined it or one of its records;
+- ``OBJECT_LOCKED``: one of its documents is under write-once retention or a
+  legal hold in object storage, so it could not be destroyed whole (read only
+  when executing, just before the deletes: see :func:`evaluate_with_facts`);
 - ``MISSING_TRIGGER:<what>`` / ``IMPLAUSIBLE_DATE:<what>``: the dates its clocks
   need are absent or implausible (never destroyed on a guess);
 - ``NO_RULE``: the schedule has no rule for its type;
@@ -28,7 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -39,6 +42,9 @@ from governance.retention.facts import CaseFacts, links_around, load_facts, load
 from governance.retention.holds import active_holds, held_cases
 from governance.retention.schedule import Rule, Schedule
 from governance.stores.store import CaseStore
+
+if TYPE_CHECKING:  # storage is imported only by callers that pass an object store (boto3 is heavy)
+    from governance.storage import ObjectStore
 
 __all__ = ["Decision", "evaluate", "evaluate_with_facts", "EARLIEST_PLAUSIBLE_BIRTH", "RESURRECTED_RULE"]
 
@@ -85,8 +91,15 @@ def evaluate_with_facts(
     *,
     case_ids: Iterable[str] | None = None,
     resurrected: frozenset[str] = frozenset(),
+    objects: ObjectStore | None = None,
 ) -> tuple[list[Decision], dict[str, CaseFacts]]:
-    """:func:`evaluate`, and the facts it decided on (so an executor need not read them twice)."""
+    """:func:`evaluate`, and the facts it decided on (so an executor need not read them twice).
+
+    With ``objects``, the cases' documents are also checked for object locks
+    (``OBJECT_LOCKED``). The executor passes it for each chunk; plans do not,
+    because on S3 it costs requests per object version, and a lock is judged by
+    the wall clock at the moment of deletion, not by a plan's as-of date.
+    """
     if case_ids is None:
         wanted = None
         components = _chains(load_links(store))
@@ -96,7 +109,7 @@ def evaluate_with_facts(
         components = _chains(links_around(store, wanted))
         scope = {member for c in wanted for member in components.get(c, (c,))}
         facts = load_facts(store, sorted(scope))
-    exclusions = _exclusions(store, state, as_of, facts)
+    exclusions = _exclusions(store, state, as_of, facts, objects)
     own = {cid: _own(f, schedule, as_of, cid in resurrected, exclusions.get(cid, ())) for cid, f in facts.items()}
     decisions = [_with_chain(own[cid], components.get(cid, (cid,)), own) for cid in facts]
     if wanted is not None:
@@ -238,7 +251,8 @@ def _chains(links: list[tuple[str, str | None]]) -> dict[str, tuple[str, ...]]:
     return {member: tuple(sorted(group)) for group in groups.values() if len(group) > 1 for member in group}
 
 
-def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, CaseFacts]) -> dict[str, tuple[str, ...]]:
+def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, CaseFacts],
+                objects: ObjectStore | None = None) -> dict[str, tuple[str, ...]]:
     from governance.quality.tables import quarantine
     from governance.sar.tables import PENDING_STATUSES, requests
 
@@ -260,4 +274,23 @@ def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, C
                     reasons[case_id].append("SAR_PENDING")
     for case_id in quarantined & set(facts):
         reasons[case_id].append("QUARANTINED")
+    if objects is not None:
+        for case_id in _cases_with_locked_objects(store, objects, list(facts)):
+            reasons[case_id].append("OBJECT_LOCKED")
     return {case_id: tuple(r) for case_id, r in reasons.items() if r}
+
+
+def _cases_with_locked_objects(store: CaseStore, objects: ObjectStore, case_ids: list[str]) -> set[str]:
+    """Cases with a document that object storage would refuse to delete now.
+
+    Without this a locked document would stop its chunk after the rows had gone,
+    leaving a document whose case record was destroyed until the lock ended.
+    """
+    if not case_ids or not objects.supports_object_lock() or not store.has_field("document", "object_key"):
+        return set()
+    doc_case, doc_key = store.raw("document", "case_id"), store.raw("document", "object_key")
+    with store.engine.connect() as conn:
+        keys = conn.execute(sa.select(doc_case, doc_key).where(
+            one_of(doc_case, case_ids, conn.dialect.name), doc_key.is_not(None))).all()
+    locked = objects.locked(sorted({key for _, key in keys}))
+    return {case_id for case_id, key in keys if key in locked}

@@ -140,7 +140,7 @@ def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, s
     # A case batched because its tombstone matched is still a returned record: tombstones are never removed.
     resurrected = frozenset(c for c, (_, rule) in items.items() if rule == RESURRECTED_RULE)
     decisions, facts = evaluate_with_facts(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items),
-                                           resurrected=resurrected)
+                                           resurrected=resurrected, objects=ctx.objects)
     decided = {d.case_id: d for d in decisions}
     still_due, skipped = [], {}
     for case_id, (action, _rule) in items.items():

@@ -190,6 +190,20 @@ class LocalFolderStore(ObjectStore):
     def supports_object_lock(self) -> bool:
         return True
 
+    def locked(self, keys: builtins.list[str]) -> dict[str, datetime]:
+        """Retention records read in one pass (no threads: they are small local files)."""
+        keys = [validate_key(key) for key in keys]
+        self._ensure_root()
+        if not (self.root / _RETENTION_DIR).is_dir():
+            return {}  # nothing was ever stored with retention here
+        found = {}
+        for key in keys:
+            with self._os_errors("retention check", key):
+                until = self._retained_until(key)
+            if until is not None:
+                found[key] = until
+        return found
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:

@@ -218,11 +218,9 @@ class S3ObjectStore(ObjectStore):
             return 0
         if self.supports_object_lock():
             # Check first, so a refused delete removes nothing rather than the unlocked versions.
-            for version_id, is_marker in entries:
-                if not is_marker:
-                    held = self._retained_until(key, full, version_id)
-                    if held is not None:
-                        raise _locked(key, held)
+            held = self._held_until(key, full, entries)
+            if held is not None:
+                raise _locked(key, held)
         removed = 0
         for start in range(0, len(entries), self.delete_batch):
             batch = entries[start : start + self.delete_batch]
@@ -395,6 +393,16 @@ class S3ObjectStore(ObjectStore):
             if isinstance(exc.__cause__, ClientError) and _status(exc.__cause__) == 405:
                 return None
             raise
+
+    def _locked_until(self, key: str) -> datetime | None:
+        full = self._full(key)
+        self._check_bucket()
+        return self._held_until(key, full, self._versions_of(key, full))
+
+    def _held_until(self, key: str, full: str, entries: builtins.list[tuple[str, bool]]) -> datetime | None:
+        """The latest end of retention (or a legal hold) over the key's versions still in force."""
+        ends = [self._retained_until(key, full, version_id) for version_id, is_marker in entries if not is_marker]
+        return max((end for end in ends if end is not None), default=None)
 
     def _retained_until(self, key: str, full: str, version_id: str | None) -> datetime | None:
         """End of a version's Object Lock retention if still in force.

@@ -384,6 +384,29 @@ def test_delete_refused_for_one_retained_version_removes_nothing(locking_store: 
     assert locking_store.get("mixed/doc") == b"retained second"
 
 
+def test_locked_names_the_keys_a_delete_would_refuse_and_when_they_free(store: ObjectStore) -> None:
+    store.put("free/doc", b"plain")
+    assert store.locked(["free/doc", "never/stored"]) == {}
+    if not store.supports_object_lock():
+        return
+    until = _future()
+    store.put("mixed/doc", b"plain first")
+    store.put("mixed/doc", b"retained second", retain_until=until)  # one retained version locks the key
+    store.put("held/doc", b"x", retain_until=until)
+    found = store.locked(["free/doc", "mixed/doc", "held/doc", "never/stored"])
+    assert sorted(found) == ["held/doc", "mixed/doc"]
+    assert all(abs((end - until).total_seconds()) < 1 for end in found.values())
+    for key in found:
+        with pytest.raises(ObjectLocked):
+            store.delete(key)
+    assert store.delete("free/doc") >= 1  # what locked() left out, delete() takes
+
+
+def test_locked_validates_every_key_first(store: ObjectStore) -> None:
+    with pytest.raises(StorageError, match="key"):
+        store.locked(["fine/doc", "../escape"])
+
+
 def test_retention_ends_and_then_delete_removes_everything(locking_store: ObjectStore) -> None:
     # Three seconds: long enough that a put and a refused delete over HTTP fit inside the window
     # on a loaded machine (one second did not, once), short enough to wait out.
