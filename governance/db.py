@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from governance.errors import ConfigError, StoreUnavailable
 
-__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "database_identity",
+__all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "IdSet", "database_identity",
            "same_database", "IN_LIST_CHUNK"]
 
 # Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
@@ -36,7 +36,29 @@ def chunked(items: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
         yield batch
 
 
-def one_of(column: sa.ColumnElement, ids: Iterable[str], dialect: str) -> sa.ColumnElement[bool]:
+class IdSet:
+    """Ids encoded once for several statements: :func:`one_of` and :func:`values_of` take it as a list.
+
+    A chunk binds the same few thousand ids in a dozen statements; encoding them
+    once saves a list copy and a JSON encoding per statement.
+    """
+
+    __slots__ = ("values", "_json")
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.values = [str(i) for i in ids]
+        self._json: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def as_json(self) -> str:
+        if self._json is None:
+            self._json = json.dumps(self.values)
+        return self._json
+
+
+def one_of(column: sa.ColumnElement, ids: Iterable[str] | IdSet, dialect: str) -> sa.ColumnElement[bool]:
     """``column IN ids`` bound as a single parameter, for id sets of any size.
 
     An expanding ``IN (?, ?, ...)`` costs SQLAlchemy a compile per distinct
@@ -45,19 +67,19 @@ def one_of(column: sa.ColumnElement, ids: Iterable[str], dialect: str) -> sa.Col
     compared with ``= ANY`` on PostgreSQL (both use the column's index). Other
     databases get a plain ``IN``.
     """
-    values = [str(i) for i in ids]
-    if not values:
+    given = ids if isinstance(ids, IdSet) else IdSet(ids)
+    if not given.values:
         return sa.false()
     if dialect == "sqlite":
-        return column.in_(sa.select(values_of(values, dialect).c.value))
+        return column.in_(sa.select(values_of(given, dialect).c.value))
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))
-    return column.in_(values)
+        return column == sa.any_(sa.bindparam(None, given.values, type_=ARRAY(sa.String)))
+    return column.in_(given.values)
 
 
-def values_of(values: Iterable[str], dialect: str) -> sa.TableValuedAlias | sa.Values:
+def values_of(values: Iterable[str] | IdSet, dialect: str) -> sa.TableValuedAlias | sa.Values:
     """The strings as rows of a one-column table (column ``value``), bound as a single parameter.
 
     For set-based writes: ``INSERT ... SELECT ... FROM values_of(...)`` is one
@@ -65,9 +87,10 @@ def values_of(values: Iterable[str], dialect: str) -> sa.TableValuedAlias | sa.V
     handling of an executemany (``json_each`` on SQLite, ``unnest`` of an array
     on PostgreSQL, a ``VALUES`` list elsewhere).
     """
-    values = [str(v) for v in values]
+    given = values if isinstance(values, IdSet) else IdSet(values)
     if dialect == "sqlite":
-        return sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String)).table_valued("value")
+        return sa.func.json_each(sa.bindparam(None, given.as_json(), type_=sa.String)).table_valued("value")
+    values = given.values
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from governance.db import one_of
+from governance.db import IdSet, one_of
 from governance.stores.store import CaseStore
 
 __all__ = ["Gathered", "delete_cases", "remaining_rows", "CASE_CHILD_ENTITIES"]
@@ -44,9 +44,9 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
     one value, :func:`governance.db.one_of`). Nothing is final until the caller commits.
     """
     g = Gathered(sorted(set(case_ids)))
-    ids = g.case_ids
-    if not ids:
+    if not g.case_ids:
         return g
+    ids = IdSet(g.case_ids)  # bound in a dozen statements, encoded once
     if conn.dialect.name == "sqlite":
         # Overwrite freed pages with zeros, so deleted content is not left in the file (NIST 800-88 "clear").
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
@@ -81,19 +81,20 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
     families = {f for f in delete("case", _in(store.raw("case", "id"), ids),
                                   "family_id" if store.has_field("case", "family_id") else "id") if f}
     families_gone = _families_without_cases(store, conn, sorted(families)) if store.has_field("case", "family_id") else []
+    gone = IdSet(families_gone)
     if families_gone and store.has("consent") and store.has_field("consent", "family_id"):
         # Consents recorded against the family alone go when the family has no case left.
-        consents += _delete_consents(store, conn, delete, _in(store.raw("consent", "family_id"), families_gone))
+        consents += _delete_consents(store, conn, delete, _in(store.raw("consent", "family_id"), gone))
     g.consent_ids = sorted(set(consents))
     person_filter = [_in(store.raw("person", "id"), sorted(people))] if people else []
     if families_gone and store.has_field("person", "family_id"):
-        person_filter.append(_in(store.raw("person", "family_id"), families_gone))
+        person_filter.append(_in(store.raw("person", "family_id"), gone))
     if person_filter:
         still_member = sa.exists().where(store.raw("case_member", "person_id") == store.raw("person", "id"))
         g.person_ids = sorted(delete("person", sa.and_(sa.or_(*person_filter), ~still_member), "id"))
     else:
         g.counts["person"] = 0
-    g.family_ids = sorted(delete("family", _in(store.raw("family", "id"), families_gone), "id")) if families_gone else []
+    g.family_ids = sorted(delete("family", _in(store.raw("family", "id"), gone), "id")) if families_gone else []
     g.counts.setdefault("family", 0)
     if store.has("consent"):
         g.counts.setdefault("consent", 0)

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
-from governance.db import chunked, one_of
+from governance.db import IdSet, chunked, one_of
 from governance.stores.store import CaseStore
 
 __all__ = ["CaseFacts", "load_facts", "load_links", "links_around", "FACTS_BATCH"]
@@ -82,8 +82,9 @@ def links_around(store: CaseStore, case_ids: Iterable[str]) -> list[tuple[str, s
         while frontier:
             found: set[str] = set()
             for batch in chunked(sorted(frontier), FACTS_BATCH):
-                query = sa.select(case_id, previous).where(sa.or_(one_of(case_id, batch, conn.dialect.name),
-                                                                  one_of(previous, batch, conn.dialect.name)))
+                ids = IdSet(batch)
+                query = sa.select(case_id, previous).where(sa.or_(one_of(case_id, ids, conn.dialect.name),
+                                                                  one_of(previous, ids, conn.dialect.name)))
                 for cid, prev in conn.execute(query):
                     links[cid] = prev
                     found.update(x for x in (cid, prev) if x)
@@ -95,7 +96,8 @@ def links_around(store: CaseStore, case_ids: Iterable[str]) -> list[tuple[str, s
 def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None) -> dict[str, CaseFacts]:
     """Facts for the given cases (every case when None)."""
     facts: dict[str, CaseFacts] = {}
-    batches: Iterable[list[str] | None] = [None] if case_ids is None else chunked(case_ids, FACTS_BATCH)
+    batches: Iterable[IdSet | None] = ([None] if case_ids is None
+                                       else (IdSet(batch) for batch in chunked(case_ids, FACTS_BATCH)))
     with store.engine.connect() as conn:
         for batch in batches:
             query = sa.select(*(_col(store, "case", f) for f in _CASE_FIELDS))
@@ -107,7 +109,7 @@ def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None) -> dict[
     return facts
 
 
-def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFacts], batch: list[str] | None) -> None:
+def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFacts], batch: IdSet | None) -> None:
     member_case = store.raw("case_member", "case_id")
     person_id = store.raw("person", "id")
     dob = store.raw("person", "date_of_birth") if store.has_field("person", "date_of_birth") else sa.null()
