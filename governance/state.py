@@ -8,18 +8,21 @@ job can commit state changes and their ledger entries in one transaction.
 Each capability declares its tables on :data:`METADATA` in its own
 ``tables`` module (table names prefixed with the capability: ``retention_``,
 ``quality_``, ``sar_``, ``research_``, ``sharing_``) and lists it in
-``TABLE_MODULES``. :func:`ensure_schema` creates whatever is missing.
+``TABLE_MODULES``.
 
-Decision: these tables are created with ``create_all`` while their shapes
-settle; the ledger, whose format auditors depend on, is already under Alembic.
-Moving state to an Alembic chain of its own (version table
-``state_alembic_version``) is tracked in the README.
+The tables are created and upgraded only by the Alembic chain in
+``governance/state_migrations`` (version table ``state_alembic_version``, so
+the chain shares a database with the ledger's and a case store's without
+touching either). :func:`ensure_schema` runs it to head; a test compares the
+migrated database with :data:`METADATA`, so a model change without a
+migration fails.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,7 +30,10 @@ from sqlalchemy.engine import Engine
 from governance.config import Settings
 from governance.db import make_engine
 
-__all__ = ["METADATA", "TABLE_MODULES", "ensure_schema", "state_engine"]
+__all__ = [
+    "METADATA", "TABLE_MODULES", "VERSION_TABLE", "HEAD_REVISION", "MIGRATIONS_DIR",
+    "load_table_modules", "is_state_name", "upgrade", "ensure_schema", "state_engine",
+]
 
 METADATA = sa.MetaData()
 TABLE_MODULES = (
@@ -37,11 +43,21 @@ TABLE_MODULES = (
     "governance.research.tables",
     "governance.sharing.tables",
 )
+VERSION_TABLE = "state_alembic_version"
+HEAD_REVISION = "0001_state_baseline"
+MIGRATIONS_DIR = Path(__file__).with_name("state_migrations")
+
+# pg_advisory_xact_lock key: "state" in ASCII (the ledger's keys spell "ledger").
+_MIGRATE_LOCK = 0x7374617465
 _lock = threading.Lock()
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op):
+# two threads migrating at once in one process would run each other's operations.
+_alembic_lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 
 
-def _load_table_modules() -> None:
+def load_table_modules() -> None:
+    """Import every capability's ``tables`` module, so :data:`METADATA` is complete."""
     for module in TABLE_MODULES:
         try:
             importlib.import_module(module)
@@ -52,10 +68,65 @@ def _load_table_modules() -> None:
                 raise
 
 
+def is_state_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic ``include_name`` filter: state tables only.
+
+    By name in :data:`METADATA`, not by prefix: a case store has a
+    ``sharing_records`` table, and the ledger's tables share the database.
+    Dropping a state table therefore needs a migration written by hand.
+    """
+    return type_ != "table" or name in METADATA.tables
+
+
+def _at_head(connection: sa.Connection) -> bool:
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return False
+    current = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return current == [HEAD_REVISION]
+
+
+def _take_migration_lock(connection: sa.Connection) -> None:
+    """Serialise migrators until the transaction ends, so a second one finds the work done."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # pysqlite begins lazily (at the first INSERT), so this is the transaction's
+        # real BEGIN: IMMEDIATE takes the write lock before the version is read,
+        # and a second opener waits on the busy timeout instead of failing. An
+        # engine that begins transactions itself (as the ledger's does) has
+        # already begun one; its first write takes the lock instead.
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upgrade(connection: sa.Connection) -> None:
+    """Run the state migrations to head on ``connection`` inside its transaction.
+
+    The caller holds the migration lock; when the version table is already at
+    head this returns without importing Alembic.
+    """
+    if _at_head(connection):
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    with _alembic_lock:
+        command.upgrade(config, "head")
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Create every state table that does not exist yet (safe to call repeatedly)."""
-    _load_table_modules()
-    METADATA.create_all(engine, checkfirst=True)
+    """Bring the state tables to head in one transaction (safe to call repeatedly and concurrently)."""
+    load_table_modules()
+    # A plain read first: at head (every call after the first) needs no write lock.
+    with engine.connect() as conn:
+        if _at_head(conn):
+            return
+    with engine.connect() as conn, conn.begin():
+        _take_migration_lock(conn)
+        upgrade(conn)
 
 
 def state_engine(settings: Settings) -> Engine:
