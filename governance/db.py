@@ -8,6 +8,7 @@ password.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
@@ -17,7 +18,15 @@ from sqlalchemy.engine import Engine, make_url
 from governance.errors import ConfigError, StoreUnavailable
 
 __all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "IdSet", "database_identity",
-           "same_database", "IN_LIST_CHUNK"]
+           "same_database", "IN_LIST_CHUNK", "ALEMBIC_RUN_LOCK"]
+
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op): two
+# threads migrating at once in one process, even different chains on different databases (the
+# ledger's and the state's), would run each other's operations. Every Alembic run holds this.
+# Rule: take it *before* a database's migration lock (advisory lock, SQLite write lock), never
+# after, or two threads could each hold one and wait for the other. Re-entrant, so a caller
+# holding it may call code that takes it again.
+ALEMBIC_RUN_LOCK = threading.RLock()
 
 # Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
 IN_LIST_CHUNK = 500

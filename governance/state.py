@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.config import Settings
-from governance.db import make_engine
+from governance.db import ALEMBIC_RUN_LOCK, make_engine
 
 __all__ = [
     "METADATA", "TABLE_MODULES", "VERSION_TABLE", "HEAD_REVISION", "MIGRATIONS_DIR",
@@ -50,9 +50,6 @@ MIGRATIONS_DIR = Path(__file__).with_name("state_migrations")
 # pg_advisory_xact_lock key: "state" in ASCII (the ledger's keys spell "ledger").
 _MIGRATE_LOCK = 0x7374617465
 _lock = threading.Lock()
-# Alembic keeps the running migration in module globals (alembic.context, alembic.op):
-# two threads migrating at once in one process would run each other's operations.
-_alembic_lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 
 
@@ -113,7 +110,7 @@ def upgrade(connection: sa.Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    with _alembic_lock:
+    with ALEMBIC_RUN_LOCK:
         command.upgrade(config, "head")
 
 
@@ -124,7 +121,8 @@ def ensure_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         if _at_head(conn):
             return
-    with engine.connect() as conn, conn.begin():
+    # The process-wide Alembic lock first, then the database's (governance.db.ALEMBIC_RUN_LOCK).
+    with ALEMBIC_RUN_LOCK, engine.connect() as conn, conn.begin():
         _take_migration_lock(conn)
         upgrade(conn)
 

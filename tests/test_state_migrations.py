@@ -219,3 +219,37 @@ def test_ledger_and_case_store_tables_are_left_alone(db_url: str, tmp_path: Path
     assert _state_differences(engine) == []
     ledger.close()
     engine.dispose()
+
+
+def test_ledger_and_state_chains_migrate_from_threads_of_one_process(tmp_path: Path) -> None:
+    # Alembic keeps the running migration in module globals: without governance.db.ALEMBIC_RUN_LOCK
+    # a ledger's and a state chain's first runs in two threads ran each other's operations.
+    keys = KeyStore(tmp_path / "keys")
+    errors: list[BaseException] = []
+    urls = {n: f"sqlite:///{tmp_path / f'{kind}-{n}.db'}" for n, kind in enumerate(["ledger", "state"] * 4)}
+
+    def migrate(n: int, url: str) -> None:
+        try:
+            if n % 2 == 0:
+                Ledger.open(url, keys).close()
+            else:
+                state.ensure_schema(make_engine(url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=item) for item in urls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    for n, url in urls.items():
+        engine = make_engine(url)
+        tables = set(sa.inspect(engine).get_table_names())
+        if n % 2 == 0:
+            assert _versions(engine, ledger_schema.VERSION_TABLE) == [ledger_schema.HEAD_REVISION]
+            assert not tables & set(state.METADATA.tables)
+        else:
+            assert _versions(engine, state.VERSION_TABLE) == [state.HEAD_REVISION]
+            assert set(state.METADATA.tables) <= tables and "ledger_entries" not in tables
+        engine.dispose()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 import sqlalchemy as sa
 
-from governance.db import make_engine, safe_url, same_database
+from governance.db import ALEMBIC_RUN_LOCK, make_engine, safe_url, same_database
 from governance.errors import GovernanceError, LedgerError
 from governance.keys import KeyStore
 from governance.ledger.canonical import GENESIS_HASH, checkpoint_payload, row_hash
@@ -91,7 +91,8 @@ class Ledger:
             _sqlite_transactions(engine)
         ledger = cls(engine, keys, checkpoint_every)
         try:
-            with ledger._errors("open"), ledger._transaction(write=True) as conn:
+            # The process-wide Alembic lock first, then the database's (governance.db.ALEMBIC_RUN_LOCK).
+            with ALEMBIC_RUN_LOCK, ledger._errors("open"), ledger._transaction(write=True) as conn:
                 if ledger._is_pg:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
                 if not create and not sa.inspect(conn).has_table(VERSION_TABLE):

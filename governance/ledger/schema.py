@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
+from governance.db import ALEMBIC_RUN_LOCK
 from governance.errors import LedgerError
 from governance.ledger.canonical import CHECKPOINT_FIELDS, canonical_unchecked, check_canonical, checkpoint_payload
 
@@ -180,7 +181,8 @@ def upgrade(connection: sa.Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    with ALEMBIC_RUN_LOCK:
+        command.upgrade(config, "head")
 
 
 # -- what an entry may hold ------------------------------------------------------
