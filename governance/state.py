@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.config import Settings
-from governance.db import ALEMBIC_RUN_LOCK, make_engine
+from governance.db import ALEMBIC_RUN_LOCK, at_revision, make_engine, upgrade_to_head
 
 __all__ = [
     "METADATA", "TABLE_MODULES", "VERSION_TABLE", "HEAD_REVISION", "MIGRATIONS_DIR",
@@ -76,10 +76,7 @@ def is_state_name(name: str | None, type_: str, parent_names: dict) -> bool:
 
 
 def _at_head(connection: sa.Connection) -> bool:
-    if not sa.inspect(connection).has_table(VERSION_TABLE):
-        return False
-    current = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    return current == [HEAD_REVISION]
+    return at_revision(connection, VERSION_TABLE, HEAD_REVISION)
 
 
 def _take_migration_lock(connection: sa.Connection) -> None:
@@ -102,16 +99,8 @@ def upgrade(connection: sa.Connection) -> None:
     The caller holds the migration lock; when the version table is already at
     head this returns without importing Alembic.
     """
-    if _at_head(connection):
-        return
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    with ALEMBIC_RUN_LOCK:
-        command.upgrade(config, "head")
+    if not _at_head(connection):
+        upgrade_to_head(connection, MIGRATIONS_DIR)
 
 
 def ensure_schema(engine: Engine) -> None:

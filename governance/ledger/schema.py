@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
-from governance.db import ALEMBIC_RUN_LOCK
+from governance.db import at_revision, upgrade_to_head
 from governance.errors import LedgerError
 from governance.ledger.canonical import CHECKPOINT_FIELDS, canonical_unchecked, check_canonical, checkpoint_payload
 
@@ -171,18 +171,8 @@ def upgrade(connection: sa.Connection) -> None:
     transaction on SQLite) so concurrent openers run this one at a time; the
     second finds the schema at head and does nothing.
     """
-    if sa.inspect(connection).has_table(VERSION_TABLE):
-        current = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-        if current == [HEAD_REVISION]:
-            return
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    with ALEMBIC_RUN_LOCK:
-        command.upgrade(config, "head")
+    if not at_revision(connection, VERSION_TABLE, HEAD_REVISION):
+        upgrade_to_head(connection, MIGRATIONS_DIR)
 
 
 # -- what an entry may hold ------------------------------------------------------
