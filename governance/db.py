@@ -20,37 +20,6 @@ from governance.errors import ConfigError, StoreUnavailable
 __all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "IdSet", "database_identity",
            "same_database", "IN_LIST_CHUNK", "ALEMBIC_RUN_LOCK", "at_revision", "upgrade_to_head"]
 
-# Alembic keeps the running migration in module globals (alembic.context, alembic.op): two
-# threads migrating at once in one process, even different chains on different databases (the
-# ledger's and the state's), would run each other's operations. Every Alembic run holds this.
-# Rule: take it *before* a database's migration lock (advisory lock, SQLite write lock), never
-# after, or two threads could each hold one and wait for the other. Re-entrant, so a caller
-# holding it may call code that takes it again.
-ALEMBIC_RUN_LOCK = threading.RLock()
-
-
-def at_revision(connection: sa.Connection, version_table: str, revision: str) -> bool:
-    """Whether a migration chain's version table says exactly ``revision`` (a plain read)."""
-    if not sa.inspect(connection).has_table(version_table):
-        return False
-    current = connection.execute(sa.text(f"SELECT version_num FROM {version_table}")).scalars().all()
-    return current == [revision]
-
-
-def upgrade_to_head(connection: sa.Connection, script_location: Path) -> None:
-    """Run a migration chain to head on ``connection``, inside its transaction (Alembic does not commit it).
-
-    The caller holds the database's migration lock, taken after :data:`ALEMBIC_RUN_LOCK`.
-    """
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    config.attributes["connection"] = connection
-    with ALEMBIC_RUN_LOCK:
-        command.upgrade(config, "head")
-
 # Bounded IN (...) lists and insert batches: well under SQLite's and psycopg's parameter limits.
 IN_LIST_CHUNK = 500
 T = TypeVar("T")
@@ -213,3 +182,37 @@ def check_reachable(engine: Engine) -> None:
         raise StoreUnavailable(
             f"database {safe_url(str(engine.url))} is unreachable ({type(exc).__name__})"
         ) from exc
+
+
+# -- migration chains (the ledger's and the state's) ------------------------------------
+
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op): two
+# threads migrating at once in one process, even different chains on different databases (the
+# ledger's and the state's), would run each other's operations. Every Alembic run holds this.
+# Rule: take it *before* a database's migration lock (advisory lock, SQLite write lock), never
+# after, or two threads could each hold one and wait for the other. Re-entrant, so a caller
+# holding it may call code that takes it again.
+ALEMBIC_RUN_LOCK = threading.RLock()
+
+
+def at_revision(connection: sa.Connection, version_table: str, revision: str) -> bool:
+    """Whether a migration chain's version table says exactly ``revision`` (a plain read)."""
+    if not sa.inspect(connection).has_table(version_table):
+        return False
+    current = connection.execute(sa.text(f"SELECT version_num FROM {version_table}")).scalars().all()
+    return current == [revision]
+
+
+def upgrade_to_head(connection: sa.Connection, script_location: Path) -> None:
+    """Run a migration chain to head on ``connection``, inside its transaction (Alembic does not commit it).
+
+    The caller holds the database's migration lock, taken after :data:`ALEMBIC_RUN_LOCK`.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    with ALEMBIC_RUN_LOCK:
+        command.upgrade(config, "head")
