@@ -18,19 +18,33 @@ Environment variables:
 ``GOVERNANCE_KEYS_DIR``             key files, created 0700/0600 (default ``<home>/keys``)
 ``GOVERNANCE_STATE_URL``            platform state tables: holds, quarantine, requests, studies,
                                     findings, batches (default: the ledger's database)
+
+Everything the platform writes under its home is private to the user running it:
+folders 0700, files 0600 (:data:`PRIVATE_UMASK` at every entry point, and an
+explicit mode where a file is created). :func:`prepare_home` refuses a home that
+cannot hold the platform's files (a file, a kernel pseudo-filesystem, a
+read-only folder) in one line, and warns when an existing home is readable by
+the group or by everyone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from governance.errors import ConfigError
 
-__all__ = ["StoreConfig", "Settings", "sqlite_url"]
+__all__ = ["StoreConfig", "Settings", "sqlite_url", "PRIVATE_UMASK", "private_umask", "prepare_home", "home_warning"]
+
+# New files 0600 and folders 0700: case data, ledgers, keys and bundles are for the platform's user only.
+PRIVATE_UMASK = 0o077
+# Kernel pseudo-filesystems: nothing can be kept there, and the errors they give are misleading.
+_PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 _STORE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -111,3 +125,71 @@ class Settings:
                 return store
         known = ", ".join(s.name for s in self.stores)
         raise ConfigError(f"no case store named {name!r} is configured (configured: {known})")
+
+
+@contextlib.contextmanager
+def private_umask():
+    """Create files 0600 and folders 0700 inside the block (the process umask, restored after)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _under_home(settings: Settings) -> bool:
+    """Whether any part of the platform keeps files under its home with these settings."""
+    from sqlalchemy.engine import make_url
+
+    home = settings.home
+    paths = [settings.keys_dir]
+    if settings.objects_url.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        paths.append(Path(unquote(urlparse(settings.objects_url).path)))
+    for url in (settings.ledger_url, settings.state_database_url, *(s.url for s in settings.stores)):
+        try:
+            parsed = make_url(url)
+        except Exception:  # noqa: BLE001 - a malformed URL is reported when its engine is made
+            continue
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            paths.append(Path(parsed.database))
+    return any(p == home or home in p.parents for p in paths)
+
+
+def prepare_home(settings: Settings) -> str | None:
+    """Check (and create, 0700) the home the platform writes into; return a one-line warning or ``None``.
+
+    Raises :class:`ConfigError` naming the home when it is a file, lies on a kernel
+    pseudo-filesystem, or exists but cannot be written; a home no part of the
+    settings uses (everything on PostgreSQL and S3) is left alone.
+    """
+    home = settings.home
+    if not _under_home(settings):
+        return None
+    if any(home == p or p in home.parents for p in _PSEUDO_FILESYSTEMS):
+        raise ConfigError(f"GOVERNANCE_HOME {home} is on a kernel pseudo-filesystem: choose a folder on disk")
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"GOVERNANCE_HOME {home} is a file, not a folder")
+    if not home.exists():
+        try:
+            home.mkdir(mode=0o700, parents=True)
+            os.chmod(home, 0o700)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            raise ConfigError(f"GOVERNANCE_HOME {home} cannot be created ({exc.strerror or type(exc).__name__})") from None
+        return None
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"GOVERNANCE_HOME {home} is not writable by this user (read-only folder or file system)")
+    return home_warning(home)
+
+
+def home_warning(home: Path) -> str | None:
+    """One line if ``home`` can be read by the group or by every local user, else ``None``."""
+    try:
+        mode = stat.S_IMODE(home.stat().st_mode)
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"warning: GOVERNANCE_HOME {home} is readable by other local users (mode {mode:04o}); "
+                f"run: chmod 700 {home}")
+    return None

@@ -2,12 +2,15 @@
 
 SQLite files get their folder created and sensible pragmas; connection failures
 become :class:`~governance.errors.StoreUnavailable` naming the URL without its
-password.
+password. A SQLite file is created 0600 in a 0700 folder before SQLite first opens
+it: SQLite gives its -wal, -shm and -journal files the database file's mode, so
+the whole database stays private to the platform's user whatever the umask.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
@@ -133,7 +136,7 @@ def make_engine(url: str, *, create_folder: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and create_folder:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(database))
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -150,6 +153,22 @@ def make_engine(url: str, *, create_folder: bool = True) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:  # noqa: BLE001 - missing driver, bad options
         raise ConfigError(f"cannot use database {safe_url(url)}: {type(exc).__name__}") from exc
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database's folder (0700) and an empty file (0600) if missing; tighten a new folder's mode."""
+    try:
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
+        if not path.exists():
+            # O_EXCL: a racing process that created it first keeps its file; SQLite reads an empty file as a new database.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+    except OSError as exc:
+        raise StoreUnavailable(f"database file {path} cannot be created: {exc.strerror or type(exc).__name__}") from None
 
 
 def _ensure_wal(cursor) -> None:

@@ -9,7 +9,7 @@ import time
 from datetime import date
 from typing import Any, Callable
 
-from governance.config import Settings
+from governance.config import Settings, prepare_home
 
 __all__ = ["add_json_flag", "emit", "settings_from", "iso_date", "Progress"]
 
@@ -26,8 +26,21 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in YYYY-MM-DD form") from None
 
 
+_warned_homes: set[str] = set()
+
+
 def settings_from(_args: argparse.Namespace) -> Settings:
-    return Settings.from_env()
+    """Settings from the environment, with the home checked (and created 0700) before anything is written.
+
+    A home that cannot hold the platform's files is a :class:`ConfigError`; a home
+    other local users can read gets one warning line on stderr per process.
+    """
+    settings = Settings.from_env()
+    warning = prepare_home(settings)
+    if warning and str(settings.home) not in _warned_homes:
+        _warned_homes.add(str(settings.home))
+        print(f"governance: {warning}", file=sys.stderr)
+    return settings
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:

@@ -1,4 +1,13 @@
-"""``governance store``: inspect configured case stores and their mappings."""
+"""``governance store``: inspect configured case stores and their mappings.
+
+``store check`` is the check to run before any job: every mapped table and column
+must exist, and every value must be readable as its logical type by the rule the
+jobs use (dates, yes/no values, codes, ids). It prints counts per column and
+problem, never a value, with the date and yes/no forms the platform accepts; it
+exits 0 when every store is clean, 1 when it found problems (a missing table or
+column fails every job; unreadable values exclude their records from every
+action), 2 on an error such as an unreachable database.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                  description="Inspect configured case stores and their mappings.")
     sub = parser.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
 
-    check = sub.add_parser("check", help="check each store's mapping against its database",
-                           description="Load each configured store's mapping and check every mapped table and column exists.")
+    check = sub.add_parser("check", help="check each store's mapping and values against its database",
+                           description="Check that every mapped table and column exists and that every value can be "
+                                       "read as its logical type (dates, yes/no, codes, ids): counts per column and "
+                                       "problem, never the values. Exit 1 if any problem is found.")
     check.add_argument("--store", default=None, help="only this store")
     add_json_flag(check)
     check.set_defaults(handler=run_check)
@@ -42,13 +53,32 @@ def _stores(args):
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from governance.stores.values import BOOL_FORMATS_ACCEPTED, DATE_FORMATS_ACCEPTED
+
     results = []
     for store in _stores(args):
-        store.check_schema()
-        results.append({"store": store.name, "mapping": store.mapping.name, "entities": sorted(store.mapping.entities), "ok": True})
-    emit(args, {"stores": results}, lambda r: "\n".join(
-        f"{s['store']}: mapping {s['mapping']} matches the database ({len(s['entities'])} entities)" for s in r["stores"]))
-    return 0
+        missing = store.schema_problems()
+        problems = [*missing, *store.value_problems(skip=missing)]
+        results.append({"store": store.name, "mapping": store.mapping.name, "entities": sorted(store.mapping.entities),
+                        "ok": not problems, "problems": [p.to_json() for p in problems],
+                        "messages": [p.describe() for p in problems]})
+    accepted = {"dates": list(DATE_FORMATS_ACCEPTED), "booleans": list(BOOL_FORMATS_ACCEPTED)}
+    emit(args, {"stores": results, "accepted": accepted}, _check_text)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+def _check_text(r: dict) -> str:
+    lines = []
+    for s in r["stores"]:
+        if s["ok"]:
+            lines.append(f"{s['store']}: mapping {s['mapping']} matches the database ({len(s['entities'])} entities); "
+                         "every value is readable")
+        else:
+            lines.append(f"{s['store']}: mapping {s['mapping']}: {len(s['problems'])} problem(s)")
+            lines.extend(f"  {line}" for line in s["messages"])
+    lines.append("accepted dates: " + "; ".join(r["accepted"]["dates"]))
+    lines.append("accepted yes/no: " + "; ".join(r["accepted"]["booleans"]))
+    return "\n".join(lines)
 
 
 def run_counts(args: argparse.Namespace) -> int:

@@ -82,7 +82,13 @@ def load_mapping(name_or_path: str | Path) -> StoreMapping:
         )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"mapping {path}: not UTF-8 text (undecodable byte at position {exc.start}); "
+                           f"save the file as UTF-8") from None
+    except OSError as exc:
+        raise MappingError(f"mapping {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     except tomllib.TOMLDecodeError as exc:
+        # The decoder's message names a line and column, never the text there.
         raise MappingError(f"mapping {path}: not valid TOML ({exc})") from None
     return parse_mapping(raw, source=str(path))
 
@@ -93,7 +99,10 @@ def parse_mapping(raw: Mapping[str, Any], *, source: str) -> StoreMapping:
     name = store.get("name")
     if not isinstance(name, str) or not name:
         raise MappingError(f"{where}: [store] needs a name")
-    case_types = tuple(store.get("case_types", CASE_TYPES))
+    raw_types = store.get("case_types", list(CASE_TYPES))
+    if not isinstance(raw_types, list) or not all(isinstance(t, str) for t in raw_types):
+        raise MappingError(f"{where}: [store] case_types must be a list of strings")
+    case_types = tuple(raw_types)
     unknown_types = [t for t in case_types if t not in CASE_TYPES]
     if unknown_types:
         raise MappingError(f"{where}: [store] case_types has unknown type(s) {unknown_types}; known: {list(CASE_TYPES)}")
@@ -112,6 +121,8 @@ def parse_mapping(raw: Mapping[str, Any], *, source: str) -> StoreMapping:
     }
     _check_links(entities, where)
     schema = store.get("schema") or None
+    if schema is not None:
+        _identifier(schema, f"{where}: [store] schema")
     return StoreMapping(
         name=name,
         source=source,
@@ -128,12 +139,14 @@ def _parse_entity(entity_name: str, body: Mapping[str, Any], where: str) -> Enti
     table = body.get("table")
     if not isinstance(table, str) or not table:
         raise MappingError(f"{here}: needs a table name")
+    _identifier(table, f"{here}.table")
     columns = _table(body.get("columns", {}), f"{here}.columns")
     for field_name, column in columns.items():
         if field_name not in model.field_names:
             raise MappingError(f"{here}.columns: unknown field {field_name!r} (fields: {', '.join(model.field_names)})")
         if not isinstance(column, str) or not column:
             raise MappingError(f"{here}.columns.{field_name}: column name must be a non-empty string")
+        _identifier(column, f"{here}.columns.{field_name}")
     for f in model.fields:
         if f.required and f.name not in columns:
             raise MappingError(f"{here}.columns: required field {f.name!r} is not mapped")
@@ -169,6 +182,21 @@ def _check_links(entities: Mapping[str, EntityMapping], where: str) -> None:
                 raise MappingError(
                     f"{where}: entities.{mapped.entity}.{field_name} links to {target}, which is not mapped"
                 )
+
+
+# PostgreSQL truncates identifiers past 63 bytes; control characters are never a real name.
+_MAX_IDENTIFIER_BYTES = 63
+
+
+def _identifier(value: Any, where: str) -> str:
+    """A table, column or schema name the databases can hold as it is written."""
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"{where}: must be a non-empty string")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise MappingError(f"{where}: name contains a control character")
+    if len(value.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
+        raise MappingError(f"{where}: name is longer than {_MAX_IDENTIFIER_BYTES} bytes")
+    return value
 
 
 def _table(value: Any, where: str) -> Mapping[str, Any]:

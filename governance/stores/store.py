@@ -8,7 +8,7 @@ the store's own tables, columns and codes. Work stays set-based: callers get
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,6 +18,9 @@ from governance.db import check_reachable, make_engine, safe_url
 from governance.errors import MappingError, StoreUnavailable
 from governance.stores.mapping import StoreMapping, load_mapping
 from governance.stores.model import ENTITIES, FieldType
+
+if TYPE_CHECKING:
+    from governance.stores.checks import Problem
 
 __all__ = ["CaseStore", "open_store"]
 
@@ -130,19 +133,22 @@ class CaseStore:
             raise StoreUnavailable(f"store {self.name}: cannot create tables at {safe_url(str(self.engine.url))}") from exc
 
     def check_schema(self) -> None:
-        """Check that every mapped table and column exists in the database."""
-        check_reachable(self.engine)
-        inspector = sa.inspect(self.engine)
-        existing = set(inspector.get_table_names(schema=self.mapping.schema))
-        for entity_name, table in self._tables.items():
-            if table.name not in existing:
-                raise MappingError(f"store {self.name}: table {table.name!r} (entity {entity_name}) does not exist")
-            present = {c["name"] for c in inspector.get_columns(table.name, schema=self.mapping.schema)}
-            for column in table.columns:
-                if column.name not in present:
-                    raise MappingError(
-                        f"store {self.name}: column {table.name}.{column.name} (entity {entity_name}) does not exist"
-                    )
+        """Check that every mapped table and column exists; raise MappingError naming the first missing."""
+        problems = self.schema_problems()
+        if problems:
+            raise MappingError(f"store {self.name}: {problems[0].describe()}")
+
+    def schema_problems(self) -> list["Problem"]:
+        """Every mapped table and column the database lacks (all of them, for ``store check``)."""
+        from governance.stores.checks import schema_problems
+
+        return schema_problems(self)
+
+    def value_problems(self, *, skip: Iterable["Problem"] = ()) -> list["Problem"]:
+        """Counts of values that cannot be read as their logical type, per mapped column (never the values)."""
+        from governance.stores.checks import value_problems
+
+        return value_problems(self, skip=skip)
 
     # -- writing (generator, tests) ---------------------------------------------------
     def insert(self, conn: Connection, entity: str, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-__all__ = ["UNREADABLE", "Unreadable", "read_date", "read_bool", "DATE_FORMATS_ACCEPTED"]
+__all__ = ["UNREADABLE", "Unreadable", "read_date", "read_bool", "DATE_FORMATS_ACCEPTED", "BOOL_FORMATS_ACCEPTED"]
 
 _UK: Final = ZoneInfo("Europe/London")
 
@@ -45,6 +45,12 @@ _ISO_DATETIME = re.compile(
 )
 _TRUE: Final = frozenset({"1", "true", "t", "yes", "y"})
 _FALSE: Final = frozenset({"0", "false", "f", "no", "n"})
+
+BOOL_FORMATS_ACCEPTED: Final = (
+    "BOOLEAN columns",
+    "integers 0 and 1",
+    "text " + " ".join(sorted(_TRUE | _FALSE, key=lambda t: (len(t), t))) + " (any case)",
+)
 
 
 class Unreadable:

@@ -51,7 +51,7 @@ def test_check_schema_names_missing_table_and_column(sqlite_url):
         conn.execute(sa.text("DROP TABLE casenotes"))
         conn.execute(sa.text("CREATE TABLE casenotes (casenote_id TEXT PRIMARY KEY)"))
     store2 = CaseStore.open(StoreConfig("t", sqlite_url, "reference"))
-    with pytest.raises(MappingError, match=r"column casenotes\.case_id \(entity casenote\) does not exist"):
+    with pytest.raises(MappingError, match=r"column casenotes\.case_id \(entity casenote, field case_id\) does not exist"):
         store2.check_schema()
 
 
