@@ -12,6 +12,10 @@ Connections are written in Airflow's JSON form with the path in ``host``: the
 URI form would need every path percent-encoded (spaces, ``%``, ``#``, ``?``)
 and is easy to get wrong by hand; the JSON form takes a path as it is.
 
+:func:`private_airflow_home` makes what the scripts start private: umask 077 for
+this process and the Airflow processes it starts (so Airflow's metadata
+database, logs and generated admin password file are 0600), and the homes 0700.
+
 Run as a script to print ``export`` lines for a shell::
 
     eval "$(.venv/bin/python scripts/airflow_env.py)"
@@ -28,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
-__all__ = ["airflow_env", "main"]
+__all__ = ["airflow_env", "private_airflow_home", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +86,34 @@ def airflow_env(
         }
     )
     return env
+
+
+# Files Airflow writes under its home that hold secrets or metadata: tightened if an older run left them open.
+_AIRFLOW_PRIVATE_FILES = ("airflow.db", "airflow.db-wal", "airflow.db-shm", "airflow.db-journal",
+                          "simple_auth_manager_passwords.json.generated", "airflow.cfg")
+
+
+def private_airflow_home(env: Mapping[str, str]) -> list[str]:
+    """Umask 077 for this process (inherited by Airflow); homes 0700; Airflow's own files 0600.
+
+    Returns one warning line per home that other local users could read before.
+    """
+    import stat
+
+    os.umask(0o077)
+    warnings = []
+    for home in (Path(env["GOVERNANCE_HOME"]), Path(env["AIRFLOW_HOME"])):
+        if home.is_dir():
+            mode = stat.S_IMODE(home.stat().st_mode)
+            if mode & 0o077:
+                warnings.append(f"warning: {home} was readable by other local users (mode {mode:04o}); now 0700")
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+    for name in _AIRFLOW_PRIVATE_FILES:
+        path = Path(env["AIRFLOW_HOME"]) / name
+        if path.is_file():
+            os.chmod(path, 0o600)
+    return warnings
 
 
 def _changed(env: Mapping[str, str], base: Mapping[str, str]) -> dict[str, str]:

@@ -3,7 +3,9 @@
 For a laptop or a demo, not production (see infra/ for that). Uses the
 environment from :mod:`airflow_env` and Airflow's SimpleAuthManager: the
 ``admin`` user's generated password is written to
-``<home>/airflow/simple_auth_manager_passwords.json.generated``.
+``<home>/airflow/simple_auth_manager_passwords.json.generated``. Airflow runs
+under umask 077, so that file, the metadata database and the logs are 0600 and
+the homes 0700 (:func:`airflow_env.private_airflow_home`).
 
     .venv/bin/python scripts/airflow_standalone.py            # state in ./var
     .venv/bin/python scripts/airflow_standalone.py --home /tmp/gov
@@ -23,7 +25,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from airflow_env import REPO_ROOT, airflow_env  # noqa: E402
+from airflow_env import REPO_ROOT, airflow_env, private_airflow_home  # noqa: E402
 
 __all__ = ["main", "passwords_file"]
 
@@ -47,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Workers reach the API server here; Airflow's default assumes port 8080
     # whatever port the API server was given.
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{args.port}/execution/"
-    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    for warning in private_airflow_home(env):
+        print(warning, file=sys.stderr)
     airflow = Path(env["PATH"].split(os.pathsep)[0]) / "airflow"
 
     print(f"Airflow UI:        http://127.0.0.1:{args.port}/  (user admin)")

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from airflow_env import airflow_env  # noqa: E402
+from airflow_env import airflow_env, private_airflow_home  # noqa: E402
 
 AS_OF = "2026-06-30"  # the generator's fixed "today": results match its manifest
 MAIN_SAR = "sar-main-" + time.strftime("%Y%m%d-%H%M%S")  # new per run: a delivered request cannot be re-approved
@@ -91,6 +91,8 @@ def main() -> int:
     home = args.home.resolve()
     env = airflow_env(ROOT, home)
     env["GOVERNANCE_HOME"] = str(home)
+    for warning in private_airflow_home(env):  # umask 077: everything the job and Airflow write is 0600
+        print(warning, file=sys.stderr)
     bin_dir = Path(sys.executable).parent
     airflow, governance = str(bin_dir / "airflow"), str(bin_dir / "governance")
     logs = home / "logs" / "main-job"

@@ -309,6 +309,10 @@ def run_open(args: argparse.Namespace) -> int:
         blob = args.package.read_bytes()
     except (OSError, ValueError, IndexError):
         raise StorageError(f"cannot read the package {args.package} or key file {args.key_file}") from None
+    if args.out.exists() and not args.out.is_dir():
+        from governance.errors import LocalFileError
+
+        raise LocalFileError(f"--out {args.out} is a file: give a folder to write the bundle's files into")
     files, manifest, problems = open_package(blob, key)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
