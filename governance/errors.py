@@ -162,7 +162,7 @@ def translate(exc: BaseException) -> GovernanceError:
 def _from_os_error(exc: OSError) -> LocalFileError:
     import errno
 
-    path = exc.filename if exc.filename is not None else "a local file"
+    path = exc.filename if exc.filename is not None else "a file or connection"
     if exc.errno == errno.EROFS:
         problem = "is on a read-only file system"
     elif exc.errno == errno.ENOSPC:

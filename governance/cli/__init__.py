@@ -81,10 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("governance: interrupted", file=sys.stderr)
             return 130
-        except BrokenPipeError:
+        except BrokenPipeError as exc:
             if _stdout_closed():
                 return EXIT_BROKEN_PIPE
-            return _fail(translate(BrokenPipeError()), debug)
+            return _fail(translate(exc), debug)  # a connection's pipe, not ours
         except Exception as exc:  # noqa: BLE001 - every failure is one line; --debug shows the rest
             return _fail(translate(exc), debug)
 
@@ -101,17 +101,19 @@ def _fail(error: GovernanceError, debug: bool) -> int:
 
 def _stdout_closed() -> bool:
     """Whether stdout's reader has gone; if so, point stdout at /dev/null so the exit flush is quiet."""
+    import select
+
     try:
-        sys.stdout.flush()
-        return False
-    except BrokenPipeError:
-        pass
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
     except (OSError, ValueError, AttributeError):  # not a real file (captured in tests)
-        pass
-    return True
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+    return gone
 
 
 if __name__ == "__main__":  # pragma: no cover

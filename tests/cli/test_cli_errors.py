@@ -124,3 +124,109 @@ def test_console_script_prints_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no ledger database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- issue 17: every failure is one line ------------------------------------------------------
+
+def test_mapping_naming_a_missing_column_fails_jobs_in_one_line_and_store_check_reports_it(in_home, capsys, monkeypatch):
+    assert main(["seed", "--families", "2", "--clean"]) == 0
+    capsys.readouterr()
+    mapping = (Path(__file__).resolve().parents[2] / "governance" / "stores" / "mappings" / "reference.toml").read_text()
+    assert 'closed_on = "closed_on"' in mapping
+    (in_home / "council.toml").write_text(mapping.replace('closed_on = "closed_on"', 'closed_on = "closure_date"'))
+    monkeypatch.setenv("GOVERNANCE_STORE_DEFAULT_MAPPING", "council.toml")
+    code, out, err = _run(["store", "check"], capsys)
+    assert code == 1 and "column cases.closure_date (entity case, field closed_on) does not exist" in out, out
+    code, _, err = _run(["retention", "plan", "--as-of", "2026-06-30"], capsys)
+    _one_line_error(code, err, "closure_date")
+    assert "governance store check" in err
+
+
+def test_mapping_file_not_utf8_is_one_line(in_home, capsys, monkeypatch):
+    (in_home / "latin1.toml").write_bytes('[store]\nname = "Caf\u00e9 council"\n'.encode("latin-1"))
+    monkeypatch.setenv("GOVERNANCE_STORE_DEFAULT_MAPPING", "latin1.toml")
+    for argv in (["store", "check"], ["store", "mapping", "latin1.toml"], ["retention", "plan", "--as-of", "2026-06-30"]):
+        code, _, err = _run(argv, capsys)
+        _one_line_error(code, err, "latin1.toml", "not UTF-8")
+
+
+@pytest.mark.parametrize("home", ["a-file", "/proc/self/governance", "/sys/governance"])
+def test_unusable_home_is_one_line(in_home, capsys, monkeypatch, home):
+    (in_home / "a-file").write_text("not a folder")
+    monkeypatch.setenv("GOVERNANCE_HOME", home)
+    for argv in (["sar", "list"], ["seed", "--families", "1"], ["audit", "log"]):
+        code, _, err = _run(argv, capsys)
+        _one_line_error(code, err, "GOVERNANCE_HOME")
+
+
+def test_read_only_database_is_one_line(in_home, capsys, monkeypatch):
+    assert main(["audit", "record", "--action", "note", "--actor", "ig"]) == 0
+    capsys.readouterr()
+    ledger = in_home / "var" / "ledger.db"
+    monkeypatch.setenv("GOVERNANCE_LEDGER_URL", f"sqlite:///file:{ledger}?mode=ro&uri=true")
+    code, _, err = _run(["audit", "record", "--action", "note", "--actor", "ig"], capsys)
+    _one_line_error(code, err, "readonly database")
+
+
+def test_sar_open_into_an_existing_file_is_one_line(in_home, capsys):
+    (in_home / "package.enc").write_bytes(b"\0" * 64)
+    (in_home / "key.txt").write_text("00" * 32)
+    (in_home / "taken").write_text("already here")
+    code, _, err = _run(["sar", "open", "--package", "package.enc", "--key-file", "key.txt", "--out", "taken"], capsys)
+    _one_line_error(code, err, "--out taken is a file")
+    assert (in_home / "taken").read_text() == "already here"
+
+
+def test_unexpected_exception_is_one_line_without_its_message_and_debug_shows_the_traceback(in_home, capsys, monkeypatch):
+    from governance.cli import sar
+
+    def boom(_args):
+        raise RuntimeError("Alice Example, 12 Fictional Road")  # personal data in an exception's text
+
+    monkeypatch.setattr(sar, "run_list", boom)
+    code, _, err = _run(["sar", "list"], capsys)
+    _one_line_error(code, err, "unexpected RuntimeError", "--debug")
+    assert "Alice" not in err
+    code, _, err = _run(["--debug", "sar", "list"], capsys)
+    assert code == 2 and "Traceback" in err and err.startswith("governance: error: unexpected RuntimeError")
+    monkeypatch.setenv("GOVERNANCE_DEBUG", "1")
+    code, _, err = _run(["sar", "list"], capsys)
+    assert code == 2 and "Traceback" in err
+
+
+def test_argument_errors_are_one_line(in_home, capsys):
+    code, _, err = _run(["retention", "plan", "--as-of", "2026-06-31"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a date" in err and "--help" in err
+
+
+def test_losing_a_race_for_a_unique_key_is_one_line_without_values(db_url):
+    import sqlalchemy as sa
+
+    from governance.errors import ConcurrentChange, translate
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE batches (batch_id VARCHAR(80) PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO batches VALUES ('Alice Example 2010-05-01')"))
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO batches VALUES ('Alice Example 2010-05-01')"))
+    engine.dispose()
+    error = translate(caught.value)
+    assert isinstance(error, ConcurrentChange) and error.exit_code == 2
+    assert "\n" not in str(error) and "Alice" not in str(error) and "2010" not in str(error)
+    assert "batches" in str(error) and "run the command again" in str(error)
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    exe = shutil.which("governance", path=str(Path(sys.executable).parent))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
+    # `governance ... | head`: a reader that has already gone (the pipe's read end is closed before it starts).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([exe, "store", "mapping", "reference", "--json"], cwd=tmp_path, env=env,
+                                stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == "", result.stderr  # as if killed by SIGPIPE, silently

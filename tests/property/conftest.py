@@ -29,7 +29,7 @@ def examples(ci_default: int) -> settings:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
         print_blob=True,
         # CI reports the failing example as generated; shrinking (minutes on real databases) is for the long run.
-        phases=None if LONG_RUN else (Phase.explicit, Phase.reuse, Phase.generate),
+        phases=tuple(Phase) if LONG_RUN else (Phase.explicit, Phase.reuse, Phase.generate),
     )
 
 
