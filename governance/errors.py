@@ -190,7 +190,8 @@ def _from_database_error(exc: BaseException) -> DatabaseError | None:
         where = f" ({', '.join(names)})" if names else ""
         if sqlstate in _CONCURRENT_SQLSTATES:
             return ConcurrentChange(f"the database refused a write: {_CONCURRENT_SQLSTATES[sqlstate]}{where}; "
-                                    f"another run may have made the same change at the same time; {rolled_back}")
+                                    f"another run may have made the same change at the same time (or the source "
+                                    f"holds a duplicated id); {rolled_back}")
         if sqlstate in _UNDEFINED_SQLSTATES:  # these messages quote only the missing name
             primary = getattr(diag, "message_primary", None) or type(orig).__name__
             return DatabaseError(f"the database refused a statement: {primary}{_MAPPING_HINT}")
