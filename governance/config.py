@@ -39,7 +39,8 @@ from typing import Mapping
 
 from governance.errors import ConfigError
 
-__all__ = ["StoreConfig", "Settings", "sqlite_url", "PRIVATE_UMASK", "private_umask", "prepare_home", "home_warning"]
+__all__ = ["StoreConfig", "Settings", "sqlite_url", "PRIVATE_UMASK", "private_umask", "private_folder", "prepare_home",
+           "home_warning"]
 
 # New files 0600 and folders 0700: case data, ledgers, keys and bundles are for the platform's user only.
 PRIVATE_UMASK = 0o077
@@ -137,6 +138,21 @@ def private_umask():
         os.umask(previous)
 
 
+def private_folder(path: Path) -> None:
+    """Create ``path`` and every missing folder above it 0700 (``mkdir(parents=True)`` would make those 0755)."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # a concurrent process made it first
+            continue
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+
+
 def _under_home(settings: Settings) -> bool:
     """Whether any part of the platform keeps files under its home with these settings."""
     from sqlalchemy.engine import make_url
@@ -173,8 +189,7 @@ def prepare_home(settings: Settings) -> str | None:
         raise ConfigError(f"GOVERNANCE_HOME {home} is a file, not a folder")
     if not home.exists():
         try:
-            home.mkdir(mode=0o700, parents=True)
-            os.chmod(home, 0o700)  # mkdir's mode is filtered by the umask
+            private_folder(home)
         except OSError as exc:
             raise ConfigError(f"GOVERNANCE_HOME {home} cannot be created ({exc.strerror or type(exc).__name__})") from None
         return None

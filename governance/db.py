@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from governance.config import private_folder
 from governance.errors import ConfigError, StoreUnavailable
 
 __all__ = ["make_engine", "safe_url", "check_reachable", "chunked", "one_of", "values_of", "IdSet", "database_identity",
@@ -158,9 +159,7 @@ def make_engine(url: str, *, create_folder: bool = True) -> Engine:
 def _private_sqlite_file(path: Path) -> None:
     """Create the database's folder (0700) and an empty file (0600) if missing; tighten a new folder's mode."""
     try:
-        if not path.parent.is_dir():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
+        private_folder(path.parent)
         if not path.exists():
             # O_EXCL: a racing process that created it first keeps its file; SQLite reads an empty file as a new database.
             try:

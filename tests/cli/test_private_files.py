@@ -126,3 +126,24 @@ def test_airflow_scripts_make_the_airflow_home_private(tmp_path):
         os.umask(previous)
     assert len(warnings) == 2 and all("mode 0755" in w for w in warnings)  # the home and Airflow's home
     assert _open_to_others(tmp_path / "var") == []
+
+
+def test_sqlite_files_and_the_folders_made_for_them_are_private_without_the_cli(tmp_path):
+    """Library use (a DAG task, a test) under umask 022: the database, its -wal/-shm and new folders are private."""
+    import sqlalchemy as sa
+
+    from governance.db import make_engine
+
+    previous = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'home' / 'stores' / 'x.db'}")
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (a INTEGER)"))
+            conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+            written = sorted(p.name for p in (tmp_path / "home" / "stores").iterdir())
+            assert written == ["x.db", "x.db-shm", "x.db-wal"]  # WAL files exist while the connection is open
+            assert _open_to_others(tmp_path / "home") == []
+        engine.dispose()
+    finally:
+        os.umask(previous)
+    assert _open_to_others(tmp_path / "home") == []
