@@ -205,4 +205,6 @@ def _from_database_error(exc: BaseException) -> DatabaseError | None:
     if "locked" in message.lower():
         return ConcurrentChange(f"the database is busy: {shown}; another run holds it; {rolled_back}")
     hint = _MAPPING_HINT if "no such" in message.lower() or "has no column" in message.lower() else ""
+    if isinstance(exc, sa_exc.OperationalError) and not safe:  # e.g. a dropped connection: the class says enough
+        return DatabaseError(f"a database operation failed: {shown} (is the database reachable?)")
     return DatabaseError(f"the database refused a statement: {shown}{hint}")

@@ -230,3 +230,25 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
     finally:
         os.close(write_end)
     assert result.returncode == 141 and result.stderr == "", result.stderr  # as if killed by SIGPIPE, silently
+
+
+def test_database_errors_name_tables_and_columns_never_values(db_url):
+    import sqlalchemy as sa
+
+    from governance.errors import DatabaseError, translate
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE people (person_id VARCHAR(20) PRIMARY KEY, date_of_birth DATE)"))
+    lines = []
+    for sql in ("SELECT closure_date FROM people", "SELECT 1 FROM cases",
+                "INSERT INTO people VALUES ('P1', 'Alice Example born 17/04/1985', 3)"):
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            with engine.begin() as conn:
+                conn.execute(sa.text(sql))
+        error = translate(caught.value)
+        assert isinstance(error, DatabaseError) and "\n" not in str(error) and "Alice" not in str(error)
+        lines.append(str(error))
+    engine.dispose()
+    assert "closure_date" in lines[0] and "governance store check" in lines[0]
+    assert "cases" in lines[1] and "governance store check" in lines[1]
