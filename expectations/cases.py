@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from governance.quality import sql
 from governance.quality.rules import (
-    REPORT, InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Present, PresentWhen, Rule,
+    REPORT, InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Present, PresentWhen, Readable,
+    Rule,
 )
 
 __all__ = ["DATASET", "rules"]
@@ -55,6 +56,7 @@ def rules() -> list:
         InVocabulary(entity="case", field="case_type"),
         InVocabulary(entity="case", field="status"),
         Present(entity="case", field="opened_on"),
+        *(Readable(entity="case", field=name) for name in _DATES),
         *(NotFuture(entity="case", field=name) for name in _DATES),
         NotBefore(entity="case", field="closed_on", other="opened_on"),
         # A case reopened and closed again has reopened_on before closed_on: that is a normal history,

@@ -134,3 +134,31 @@ def test_the_scenarios_cover_every_retention_class_and_state():
     assert len({s.key for s in SCENARIOS}) == len(SCENARIOS)
     assert all(s.rule for s in SCENARIOS)
     assert date(2026, 12, 5) == AS_OF
+
+
+def test_data_quality_agrees_with_retention_on_the_scenario_store(scenarios):
+    """Quality quarantines what retention cannot read, and not what retention treats as normal history.
+
+    A real validation (Great Expectations) over the scenario store: the unreadable
+    dates are caught by ``<entity>.<field>.readable``; a case reopened and closed
+    again (EH07) fails no rule, while one reopened before it was opened (EH11) does.
+    """
+    from governance.jobs.quality import validate_store
+    from governance.quality.tables import quarantine
+
+    settings, _ = scenarios
+    validate_store(settings, store="default", as_of=AS_OF, run_id="scenario-check", actor="test", publish=False)
+    with state_engine(settings).connect() as conn:
+        rows = conn.execute(sa.select(quarantine.c.case_id, quarantine.c.record_id, quarantine.c.expectation)
+                            .where(quarantine.c.released_at.is_(None))).all()
+    rules_by_case: dict[str, set[str]] = {}
+    for case_id, _record, rule in rows:
+        rules_by_case.setdefault(case_id, set()).add(rule)
+    for case_id in ("EH23", "EH24", "EH25", "EH26"):
+        assert "case.closed_on.readable" in rules_by_case.get(case_id, set()), case_id
+    assert "person.date_of_birth.readable" in rules_by_case.get("CIN08", set())
+    assert "casenote.written_on.readable" in rules_by_case.get("CIN09", set())
+    assert "case.reopened_on.not_before_opened_on" in rules_by_case.get("EH11", set())
+    # Read fine by both: a date-time, a UTC time, an ISO 'T'; reopened then closed again.
+    for case_id in ("EH07", "EH20", "EH21", "EH22", "EH27"):
+        assert case_id not in rules_by_case, (case_id, rules_by_case.get(case_id))
