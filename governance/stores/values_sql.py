@@ -26,7 +26,8 @@ import sqlalchemy as sa
 
 __all__ = ["unreadable_date"]
 
-_PG_ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?\s*$"
+# [0-9], not \d: PostgreSQL's \d can match other scripts' digits, which the integer casts would refuse.
+_PG_ISO = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?\s*$"
 _SQLITE_DATE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
 _SQLITE_TIME = "[ T][0-9][0-9]:[0-9][0-9]*"
 
