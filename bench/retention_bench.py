@@ -132,9 +132,14 @@ _FLOOR_SQL = [
     "WHERE case_id IN doomed OR family_id IN gone_families",
     "DELETE FROM consent_opt_outs WHERE consent_id IN gone_consents",
     "DELETE FROM consents WHERE consent_id IN gone_consents",
+    # People and households go only when nothing kept refers to them (issue 12 item 10).
     "DELETE FROM people WHERE (person_id IN doomed_people OR family_id IN gone_families) "
-    "AND person_id NOT IN (SELECT person_id FROM case_members)",
-    "DELETE FROM families WHERE family_id IN gone_families",
+    "AND person_id NOT IN (SELECT person_id FROM case_members WHERE person_id IS NOT NULL) "
+    "AND person_id NOT IN (SELECT author_id FROM casenotes WHERE author_id IS NOT NULL) "
+    "AND person_id NOT IN (SELECT given_by FROM consents WHERE given_by IS NOT NULL)",
+    "DELETE FROM families WHERE family_id IN gone_families "
+    "AND family_id NOT IN (SELECT family_id FROM people WHERE family_id IS NOT NULL) "
+    "AND family_id NOT IN (SELECT family_id FROM consents WHERE family_id IS NOT NULL)",
 ]
 
 
@@ -197,8 +202,13 @@ def run_orm_loop(home: Path, sample: int) -> dict:
             family_id = case.family_id
             session.delete(case)
             session.flush()
+            def referred_to(person_id) -> bool:
+                return any(session.scalars(sa.select(cls).where(column == person_id)).first() is not None
+                           for cls, column in ((m.case_members, m.case_members.person_id),
+                                               (m.casenotes, m.casenotes.author_id), (m.consents, m.consents.given_by)))
+
             for person_id in members:
-                if session.scalars(sa.select(m.case_members).where(m.case_members.person_id == person_id)).first() is None:
+                if not referred_to(person_id):
                     person = session.get(m.people, person_id)
                     if person is not None:
                         session.delete(person)
@@ -208,9 +218,11 @@ def run_orm_loop(home: Path, sample: int) -> dict:
                         session.delete(opt_out)
                     session.delete(consent)
                 for person in session.scalars(sa.select(m.people).where(m.people.family_id == family_id)):
-                    if session.scalars(sa.select(m.case_members).where(m.case_members.person_id == person.person_id)).first() is None:
+                    if not referred_to(person.person_id):
                         session.delete(person)
-                session.delete(session.get(m.families, family_id))
+                session.flush()
+                if session.scalars(sa.select(m.people).where(m.people.family_id == family_id)).first() is None:
+                    session.delete(session.get(m.families, family_id))
             session.commit()
     elapsed = time.perf_counter() - t0
     deleted = _deleted(before, _table_counts(home))
