@@ -72,7 +72,8 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
     # The cases' people, read before their memberships go (candidates: kept if on another case).
     # A DISTINCT read costs less than RETURNING a row per membership.
     member_person, member_case = store.raw("case_member", "person_id"), store.raw("case_member", "case_id")
-    people = conn.execute(sa.select(member_person).distinct().where(_in(member_case, ids))).scalars().all()
+    people = [p for p in conn.execute(sa.select(member_person).distinct().where(_in(member_case, ids))).scalars()
+              if p is not None]  # a membership without a person links nothing
     for entity in CASE_CHILD_ENTITIES:
         if not store.has(entity):
             continue

@@ -133,7 +133,6 @@ def evaluate_with_facts(
 CHILD_CONDITIONS = ("child_died_before_18",)
 # When a case's children fall under rules with different actions, the most careful action applies.
 _ACTION_CARE = {"destroy": 0, "anonymise": 1, "review": 2}
-_FLAG_FIELDS = ("csa_relevant", "child_protection_concerns", "social_care_involvement")
 
 
 def _died_before_18(born: date | None, died: date | None) -> bool:
@@ -154,16 +153,15 @@ def _conditions(f: CaseFacts, children: list[tuple[date | None, date | None]]):
 
 
 def _data_problems(f: CaseFacts, as_of: date) -> list[str]:
-    problems = [f"{'UNREADABLE_VALUE' if name.split('.')[-1] in _FLAG_FIELDS else 'UNREADABLE_DATE'}:{name}"
-                for name in dict.fromkeys(f.unreadable)]
+    problems = list(f.unreadable)
     if f.duplicate_id:
         problems.append("DUPLICATE_ID")
     if f.opened_on is None:
-        if "case.opened_on" not in f.unreadable:
+        if "UNREADABLE_DATE:case.opened_on" not in f.unreadable:
             problems.append("MISSING_TRIGGER:opened_on")
     elif f.opened_on > as_of:
         problems.append("IMPLAUSIBLE_DATE:opened_on_in_future")
-    if f.status == "closed" and f.closed_on is None and "case.closed_on" not in f.unreadable:
+    if f.status == "closed" and f.closed_on is None and "UNREADABLE_DATE:case.closed_on" not in f.unreadable:
         problems.append("MISSING_TRIGGER:closed_on")
     if f.closed_on is not None:
         if f.opened_on is not None and f.closed_on < f.opened_on:

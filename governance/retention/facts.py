@@ -10,8 +10,9 @@ Every stored date goes through the one reading rule,
 columns; ISO date and date-time text), in Python, never compared as text in
 SQL: on SQLite ``'2021-06-30 00:00:00' > '2021-06-30'`` and ``'30/06/2021' >
 '2021-07-01'`` as strings. A value that is present but unreadable is recorded
-in :attr:`CaseFacts.unreadable` (the field then reads as None) and eligibility
-excludes the case (``UNREADABLE_DATE:<field>``): one bad row never stops the
+in :attr:`CaseFacts.unreadable` as a reason code (the field then reads as
+None) and eligibility excludes the case (``UNREADABLE_DATE:<entity.field>``,
+``UNREADABLE_VALUE:<entity.field>`` for a flag): one bad row never stops the
 store, and nothing is destroyed on a guess.
 """
 
@@ -69,7 +70,8 @@ class CaseFacts:
     # (date of birth, date of death) of each subject child; None where not recorded or unreadable.
     child_dates: list[tuple[date | None, date | None]] = field(default_factory=list)
     last_contact_on: date | None = None  # latest dated contact (CONTACT_SOURCES), when read
-    unreadable: list[str] = field(default_factory=list)  # fields present but unreadable ("person.date_of_birth")
+    # Reason codes for values present but unreadable ("UNREADABLE_DATE:person.date_of_birth"), in order, once each.
+    unreadable: list[str] = field(default_factory=list)
     duplicate_id: bool = False  # another case row carries the same id
 
     @property
@@ -109,16 +111,12 @@ def _raw(store: CaseStore, entity: str, name: str) -> sa.ColumnElement:
 def _case(row) -> CaseFacts:
     values = row._asdict()
     bad = []
-    for name in _DATE_FIELDS:
-        values[name] = _read_date(values[name])
-        if values[name] is UNREADABLE:
-            bad.append(f"case.{name}")
-            values[name] = None
-    for name in _BOOL_FIELDS:
-        values[name] = read_bool(values[name])
-        if values[name] is UNREADABLE:
-            bad.append(f"case.{name}")
-            values[name] = None
+    for names, read, code in ((_DATE_FIELDS, _read_date, "UNREADABLE_DATE"), (_BOOL_FIELDS, read_bool, "UNREADABLE_VALUE")):
+        for name in names:
+            values[name] = read(values[name])
+            if values[name] is UNREADABLE:
+                bad.append(f"{code}:case.{name}")
+                values[name] = None
     facts = CaseFacts(**values)
     facts.unreadable.extend(bad)
     return facts
@@ -177,15 +175,17 @@ def load_facts(store: CaseStore, case_ids: Iterable[str] | None = None, *,
             case_id = store.raw("case", "id")
             query = sa.select(*(_col(store, "case", f) for f in _CASE_FIELDS))
             query = query.where(case_id.is_not(None) if batch is None else one_of(case_id, batch, conn.dialect.name))
+            counting_activity = []
             for row in conn.execute(query):
                 case = _case(row)
                 if case.id in facts:  # two rows, one id: neither can be acted on by id
                     facts[case.id].duplicate_id = True
-                else:
-                    facts[case.id] = case
+                    continue
+                facts[case.id] = case
+                if case.case_type in contact_types:
+                    counting_activity.append(case.id)
             _add_children(store, conn, facts, batch)
-            if contact_types:
-                _add_contact(store, conn, facts, sorted(c for c, f in facts.items() if f.case_type in contact_types))
+            _add_contact(store, conn, facts, counting_activity)
     return facts
 
 
@@ -203,12 +203,18 @@ def _add_children(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFa
             continue
         born, died = _read_date(born), _read_date(died)
         if born is UNREADABLE:
-            case.unreadable.append("person.date_of_birth")
+            _note_unreadable(case, "person.date_of_birth")
             born = None
         if died is UNREADABLE:
-            case.unreadable.append("person.date_of_death")
+            _note_unreadable(case, "person.date_of_death")
             died = None
         case.child_dates.append((born, died))
+
+
+def _note_unreadable(case: CaseFacts, where: str) -> None:
+    code = f"UNREADABLE_DATE:{where}"
+    if code not in case.unreadable:
+        case.unreadable.append(code)
 
 
 def _add_contact(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFacts], case_ids: list[str]) -> None:
@@ -225,7 +231,6 @@ def _add_contact(store: CaseStore, conn: sa.Connection, facts: dict[str, CaseFac
             day = _read_date(value)
             case = facts[case_id]
             if day is UNREADABLE:
-                if f"{entity}.{name}" not in case.unreadable:
-                    case.unreadable.append(f"{entity}.{name}")
+                _note_unreadable(case, f"{entity}.{name}")
             elif day is not None and (case.last_contact_on is None or day > case.last_contact_on):
                 case.last_contact_on = day
