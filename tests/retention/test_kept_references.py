@@ -63,14 +63,3 @@ def test_people_and_households_referred_to_by_kept_cases_survive_a_sweep(world):
     assert _exists(settings, "case", kept) and _exists(settings, "family", kept_family)
     assert jobs.verify(settings, proposed["batch_id"], actor="ig.bob")["ok"]
 
-
-def test_a_household_with_nothing_kept_goes_whole(world):
-    settings, b = world
-    case, child, parent = b.simple(closed=date(2018, 1, 31))
-    with b.store.engine.connect() as conn:
-        family_id = conn.execute(sa.select(b.store.raw("case", "family_id"))
-                                 .where(b.store.raw("case", "id") == case)).scalar_one()
-    proposed = jobs.propose(settings, "default", as_of=AS_OF, created_by="ig.alice")
-    jobs.approve(settings, proposed["batch_id"], approved_by="ig.bob")
-    jobs.execute_all(settings, proposed["batch_id"], as_of=AS_OF, actor="ig.bob")
-    assert not any(_exists(settings, e, i) for e, i in (("person", child), ("person", parent), ("family", family_id)))

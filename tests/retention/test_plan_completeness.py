@@ -28,7 +28,7 @@ SECTIONS = ("due", "review", "excluded", "not_due")
 
 def test_every_generated_case_is_listed_once_with_its_reason(db_url, tmp_path):
     store = CaseStore.open(StoreConfig("default", db_url, "reference"))
-    generate_store(store, open_object_store((tmp_path / "objects").as_uri()), families=250, seed=12)
+    generate_store(store, open_object_store((tmp_path / "objects").as_uri()), families=150, seed=12)
     state = make_engine(db_url)
     ensure_schema(state)
     with store.engine.connect() as conn:
