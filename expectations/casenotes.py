@@ -6,7 +6,7 @@ the database during validation.
 
 from __future__ import annotations
 
-from governance.quality.rules import KeyPresent, KeyUnique, LinkResolves, NotFuture, Present
+from governance.quality.rules import KeyPresent, KeyUnique, LinkResolves, NotFuture, Present, Readable
 
 __all__ = ["DATASET", "rules"]
 
@@ -19,6 +19,7 @@ def rules() -> list:
         KeyUnique(entity="casenote"),
         Present(entity="casenote", field="case_id"),
         Present(entity="casenote", field="written_on"),
+        Readable(entity="casenote", field="written_on"),
         NotFuture(entity="casenote", field="written_on"),
         LinkResolves(entity="casenote", field="case_id"),
         LinkResolves(entity="casenote", field="author_id"),

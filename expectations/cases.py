@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from governance.quality import sql
 from governance.quality.rules import (
-    REPORT, InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Present, PresentWhen, Rule,
+    REPORT, InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Present, PresentWhen, Readable,
+    Rule,
 )
 
 __all__ = ["DATASET", "rules"]
@@ -55,9 +56,13 @@ def rules() -> list:
         InVocabulary(entity="case", field="case_type"),
         InVocabulary(entity="case", field="status"),
         Present(entity="case", field="opened_on"),
+        *(Readable(entity="case", field=name) for name in _DATES),
         *(NotFuture(entity="case", field=name) for name in _DATES),
         NotBefore(entity="case", field="closed_on", other="opened_on"),
-        NotBefore(entity="case", field="reopened_on", other="closed_on"),
+        # A case reopened and closed again has reopened_on before closed_on: that is a normal history,
+        # and retention treats it as closed (due when its clocks run). A reopening before the case
+        # was opened is impossible, so that is the defect (eligibility excludes the same shape).
+        NotBefore(entity="case", field="reopened_on", other="opened_on"),
         PresentWhen(entity="case", field="closed_on", when="status", value="closed", label="closed"),
         PresentWhen(entity="case", field="closure_reason", when="status", value="closed", label="closed"),
         LinkResolves(entity="case", field="family_id"),

@@ -7,7 +7,7 @@ author-consent status cannot be handled safely by sharing or access requests.
 
 from __future__ import annotations
 
-from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotFuture, Present, PresentWhen
+from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotFuture, Present, PresentWhen, Readable
 
 __all__ = ["DATASET", "rules"]
 
@@ -20,6 +20,7 @@ def rules() -> list:
         KeyUnique(entity="document"),
         Present(entity="document", field="case_id"),
         Present(entity="document", field="object_key"),
+        Readable(entity="document", field="created_on"),
         NotFuture(entity="document", field="created_on"),
         InVocabulary(entity="document", field="author_consent"),
         PresentWhen(entity="document", field="author_consent", when="third_party", value=True, label="third_party"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from governance.quality import sql
-from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Rule
+from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotBefore, NotFuture, Rule, Readable
 
 __all__ = ["DATASET", "rules"]
 
@@ -49,6 +49,8 @@ def rules() -> list:
         KeyPresent(entity="person"),
         KeyUnique(entity="person"),
         InVocabulary(entity="person", field="role"),
+        Readable(entity="person", field="date_of_birth"),
+        Readable(entity="person", field="date_of_death"),
         NotFuture(entity="person", field="date_of_birth"),
         NotFuture(entity="person", field="date_of_death"),
         NotBefore(entity="person", field="date_of_death", other="date_of_birth"),

@@ -8,7 +8,7 @@ a *shared* decision carries its lawful basis (a decision not to share needs none
 
 from __future__ import annotations
 
-from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotFuture, Present, PresentWhen
+from governance.quality.rules import InVocabulary, KeyPresent, KeyUnique, LinkResolves, NotFuture, Present, PresentWhen, Readable
 
 __all__ = ["DATASET", "rules"]
 
@@ -21,6 +21,7 @@ def rules() -> list:
         KeyPresent(entity="sharing_record"),
         KeyUnique(entity="sharing_record"),
         Present(entity="sharing_record", field="shared_on"),
+        Readable(entity="sharing_record", field="shared_on"),
         NotFuture(entity="sharing_record", field="shared_on"),
         *(InVocabulary(entity="sharing_record", field=name) for name in _CODED),
         PresentWhen(entity="sharing_record", field="lawful_basis", when="decision", value="shared", label="shared"),

@@ -33,10 +33,12 @@ import sqlalchemy as sa
 from governance.quality import sql
 from governance.stores.model import ENTITIES, FieldType
 from governance.stores.store import CaseStore
+from governance.stores.values_sql import unreadable_date
 
 __all__ = [
     "QUARANTINE", "REPORT", "Rule", "missing_reason", "where_rule",
     "KeyPresent", "KeyUnique", "Present", "InVocabulary", "NotFuture", "PresentWhen", "NotBefore", "LinkResolves",
+    "Readable",
 ]
 
 QUARANTINE = "quarantine"
@@ -131,6 +133,17 @@ def InVocabulary(*, entity: str, field: str) -> Rule:  # noqa: N802
     return where_rule(entity, f"{field}.in_vocabulary",
                       f"{entity}.{field} is one of the model's values (after the store's code translation)",
                       (field,), condition)
+
+
+def Readable(*, entity: str, field: str) -> Rule:  # noqa: N802
+    """A stored date the platform can read (governance.stores.values): typed, or ISO text of a real day.
+
+    ``30/06/2021``, ``0000-00-00`` or free text in a date column would otherwise
+    pass every comparison by accident of string order, and retention excludes such
+    a case (``UNREADABLE_DATE``) without saying which record to mend.
+    """
+    return where_rule(entity, f"{field}.readable", f"{entity}.{field} is a date the platform can read", (field,),
+                      lambda c, store, _o: unreadable_date(c(field), store.engine.dialect.name))
 
 
 def NotFuture(*, entity: str, field: str) -> Rule:  # noqa: N802

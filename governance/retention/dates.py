@@ -6,11 +6,12 @@ that day. An anniversary of 29 February in a non-leap year falls on 1 March,
 because the full N years have not elapsed by 28 February. So a case closed on
 29 Feb 2020 under a 5-year rule is due on 1 Mar 2025, not 28 Feb 2025.
 
-For set-based eligibility the comparison is turned round: a record is due
-``as_of`` iff ``start <= cutoff(as_of, N)``, so one cutoff date per rule is
-computed in Python and the store compares dates in SQL, the same on every
-database. :func:`cutoff` and :func:`expiry` agree exactly (tested exhaustively
-over every start date in two leap cycles).
+The comparison can be turned round: a record is due ``as_of`` iff
+``start <= cutoff(as_of, N)``, one cutoff date per rule. Eligibility compares
+in Python, on dates read by :func:`governance.stores.values.read_date`: a
+stored date compared in SQL as text is wrong on SQLite (``'2021-06-30
+00:00:00' > '2021-06-30'``). :func:`cutoff` and :func:`expiry` agree exactly
+(tested exhaustively over every start date in two leap cycles).
 """
 
 from __future__ import annotations

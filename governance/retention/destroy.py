@@ -3,7 +3,12 @@
 :func:`delete_cases` deletes, in the caller's open transaction: casenotes,
 documents, sharing records, access log and memberships; consent opt-outs and
 consents of the cases; the cases; consents (and opt-outs) of families left with
-no case; people who belong to no remaining case; families with no remaining case.
+no case; then the cases' people and those families' people, and those
+families, **only when nothing kept refers to them**: a professional who wrote
+a note on a kept case, a relative on another family's kept case, a household
+one of whose members is kept all stay (every link to a person or a family in
+the logical model is checked, one ``NOT EXISTS`` each, set-based), so
+destruction never leaves a kept case pointing at a deleted row.
 Each delete reports what it removed (``RETURNING``): the object keys of the
 documents, the consents, people and families, and the rows per entity. So the
 caller can record its intent *exactly*, before it commits, without reading
@@ -17,9 +22,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from governance.db import IdSet, one_of
+from governance.stores.model import ENTITIES
 from governance.stores.store import CaseStore
 
-__all__ = ["Gathered", "delete_cases", "remaining_rows", "CASE_CHILD_ENTITIES"]
+__all__ = ["Gathered", "delete_cases", "remaining_rows", "referenced", "CASE_CHILD_ENTITIES"]
 
 # Entities hanging off a case by case_id, deleted before the case itself.
 CASE_CHILD_ENTITIES = ("casenote", "document", "sharing_record", "access_log", "case_member")
@@ -66,7 +72,8 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
     # The cases' people, read before their memberships go (candidates: kept if on another case).
     # A DISTINCT read costs less than RETURNING a row per membership.
     member_person, member_case = store.raw("case_member", "person_id"), store.raw("case_member", "case_id")
-    people = conn.execute(sa.select(member_person).distinct().where(_in(member_case, ids))).scalars().all()
+    people = [p for p in conn.execute(sa.select(member_person).distinct().where(_in(member_case, ids))).scalars()
+              if p is not None]  # a membership without a person links nothing
     for entity in CASE_CHILD_ENTITIES:
         if not store.has(entity):
             continue
@@ -90,15 +97,23 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
     if families_gone and store.has_field("person", "family_id"):
         person_filter.append(_in(store.raw("person", "family_id"), gone))
     if person_filter:
-        still_member = sa.exists().where(store.raw("case_member", "person_id") == store.raw("person", "id"))
-        g.person_ids = sorted(delete("person", sa.and_(sa.or_(*person_filter), ~still_member), "id"))
+        g.person_ids = sorted(delete("person", sa.and_(sa.or_(*person_filter), ~referenced(store, "person")), "id"))
     else:
         g.counts["person"] = 0
-    g.family_ids = sorted(delete("family", _in(store.raw("family", "id"), gone), "id")) if families_gone else []
+    g.family_ids = sorted(delete("family", sa.and_(_in(store.raw("family", "id"), gone), ~referenced(store, "family")),
+                                 "id")) if families_gone else []
     g.counts.setdefault("family", 0)
     if store.has("consent"):
         g.counts.setdefault("consent", 0)
     return g
+
+
+def referenced(store: CaseStore, entity: str) -> sa.ColumnElement[bool]:
+    """Some row still in the store links to this ``entity`` row (any mapped link of the logical model)."""
+    own_id = store.raw(entity, "id")
+    links = [store.raw(source, name) for source, model in ENTITIES.items() if store.has(source)
+             for name, target in model.links.items() if target == entity and store.has_field(source, name)]
+    return sa.or_(*(sa.exists().where(link == own_id) for link in links)) if links else sa.false()
 
 
 def _delete_consents(store: CaseStore, conn: sa.Connection, delete, condition) -> list[str]:

@@ -1,7 +1,8 @@
 """Which cases may go, and why not: the one place the safety rules are enforced.
 
 A case is **due** only when every clock of its rule has run (the longest wins,
-including the youngest subject child's date-of-birth clock) and nothing stops it.
+including the youngest subject child's date-of-birth clock, and, where a rule's
+condition is judged per child, each child's own clock) and nothing stops it.
 It is **excluded**, with reason codes, when:
 
 - ``HOLD:<id>``: a litigation, inquiry or other hold covers it;
@@ -13,13 +14,20 @@ It is **excluded**, with reason codes, when:
   when executing, just before the deletes: see :func:`evaluate_with_facts`);
 - ``MISSING_TRIGGER:<what>`` / ``IMPLAUSIBLE_DATE:<what>``: the dates its clocks
   need are absent or implausible (never destroyed on a guess);
+- ``UNREADABLE_DATE:<entity.field>`` / ``UNREADABLE_VALUE:<entity.field>``: a
+  stored value the one reading rule (:mod:`governance.stores.values`) cannot
+  read, e.g. a closure date ``30/06/2021``; ``DUPLICATE_ID``: two case rows
+  share its id; ``MISSING_ID`` (plans only): a case row without an id;
 - ``NO_RULE``: the schedule has no rule for its type;
 - ``CHAIN:<case>``: another case in its re-referral chain is excluded.
 
-It is **not due** when a clock is still running, it is open (``OPEN``), it was
+It is **not due**, with a reason, when a clock is still running
+(``CLOCK_RUNNING``, with the date it becomes due), it is open (``OPEN``), it was
 reopened (``REOPENED``), or its re-referral chain is not finished
 (``CHAIN_NOT_DUE``): a re-referred family's episodes are kept as one series.
-Cases whose rule's action is ``review`` are listed as **review**, never destroyed.
+Cases whose rule's action is ``review`` are listed as **review**, never
+destroyed, and so is a due case whose chain holds one (``CHAIN_REVIEW:<case>``):
+a chain goes only when every case in it can go.
 
 Everything is evaluated as of an explicit date. The same function is used by
 the plan, by batch creation and again just before every chunk is executed, so a
@@ -103,12 +111,12 @@ def evaluate_with_facts(
     if case_ids is None:
         wanted = None
         components = _chains(load_links(store))
-        facts = load_facts(store)
+        facts = load_facts(store, contact_types=_activity_types(schedule))
     else:
         wanted = set(case_ids)
         components = _chains(links_around(store, wanted))
         scope = {member for c in wanted for member in components.get(c, (c,))}
-        facts = load_facts(store, sorted(scope))
+        facts = load_facts(store, sorted(scope), contact_types=_activity_types(schedule))
     exclusions = _exclusions(store, state, as_of, facts, objects)
     own = {cid: _own(f, schedule, as_of, cid in resurrected, exclusions.get(cid, ())) for cid, f in facts.items()}
     decisions = [_with_chain(own[cid], components.get(cid, (cid,)), own) for cid in facts]
@@ -119,13 +127,24 @@ def evaluate_with_facts(
 
 # -- the rules ---------------------------------------------------------------------
 
+# Conditions judged child by child: the children a condition holds for follow its rule, the
+# others the type's next rule, and the longest clock wins (a child who died before 18 never
+# shortens a living sibling's 75th-birthday clock).
+CHILD_CONDITIONS = ("child_died_before_18",)
+# When a case's children fall under rules with different actions, the most careful action applies.
+_ACTION_CARE = {"destroy": 0, "anonymise": 1, "review": 2}
 
-def _conditions(f: CaseFacts):
+
+def _died_before_18(born: date | None, died: date | None) -> bool:
+    return born is not None and died is not None and died < expiry(born, 18)
+
+
+def _conditions(f: CaseFacts, children: list[tuple[date | None, date | None]]):
     def holds(name: str) -> bool:
         if name == "cp_concerns_or_social_care":
             return bool(f.child_protection_concerns) or bool(f.social_care_involvement)
         if name == "child_died_before_18":
-            return any(born is not None and died < expiry(born, 18) for born, died in f.child_deaths)
+            return any(_died_before_18(born, died) for born, died in children)
         if name == "allegation_unfounded":
             return (f.allegation_outcome or "").lower() == "unfounded"
         raise ValueError(name)
@@ -134,18 +153,28 @@ def _conditions(f: CaseFacts):
 
 
 def _data_problems(f: CaseFacts, as_of: date) -> list[str]:
-    problems = []
+    problems = list(f.unreadable)
+    if f.duplicate_id:
+        problems.append("DUPLICATE_ID")
     if f.opened_on is None:
-        problems.append("MISSING_TRIGGER:opened_on")
+        if "UNREADABLE_DATE:case.opened_on" not in f.unreadable:
+            problems.append("MISSING_TRIGGER:opened_on")
     elif f.opened_on > as_of:
         problems.append("IMPLAUSIBLE_DATE:opened_on_in_future")
-    if f.status == "closed" and f.closed_on is None:
+    if f.status == "closed" and f.closed_on is None and "UNREADABLE_DATE:case.closed_on" not in f.unreadable:
         problems.append("MISSING_TRIGGER:closed_on")
     if f.closed_on is not None:
         if f.opened_on is not None and f.closed_on < f.opened_on:
             problems.append("IMPLAUSIBLE_DATE:closed_before_opened")
         if f.closed_on > as_of:
             problems.append("IMPLAUSIBLE_DATE:closed_on_in_future")
+    if f.reopened_on is not None:
+        # The same shape data quality quarantines (case.reopened_on.not_before_opened_on): a case
+        # reopened and closed again has reopened_on before closed_on, and that is not a defect.
+        if f.opened_on is not None and f.reopened_on < f.opened_on:
+            problems.append("IMPLAUSIBLE_DATE:reopened_before_opened")
+        if f.reopened_on > as_of:
+            problems.append("IMPLAUSIBLE_DATE:reopened_on_in_future")
     if f.oldest_dob is not None and f.oldest_dob < EARLIEST_PLAUSIBLE_BIRTH:
         problems.append("IMPLAUSIBLE_DATE:date_of_birth")
     if f.youngest_dob is not None and f.youngest_dob > as_of:
@@ -153,23 +182,53 @@ def _data_problems(f: CaseFacts, as_of: date) -> list[str]:
     return problems
 
 
-def _trigger(f: CaseFacts, trigger: str, rule: Rule) -> tuple[date | None, str | None]:
+def _trigger(f: CaseFacts, trigger: str, rule: Rule,
+             children: list[tuple[date | None, date | None]]) -> tuple[date | None, str | None]:
     """The clock's start date, or the reason it cannot be known."""
     if trigger == "closure":
         return (f.closed_on, None) if f.closed_on else (None, "MISSING_TRIGGER:closed_on")
     if trigger == "last_activity":
-        latest = max((d for d in (f.last_activity_on, f.closed_on, f.reopened_on) if d), default=None)
+        # Recorded contact after closure (a note of a visit, a meeting, a report received) is
+        # activity: the clock runs from the latest of it, the closure and any reopening.
+        dates = (f.last_activity_on, f.closed_on, f.reopened_on, f.last_contact_on)
+        latest = max((d for d in dates if d), default=None)
         return (latest, None) if latest else (None, "MISSING_TRIGGER:last_activity")
     if trigger == "date_of_birth":
-        if f.children == 0 or f.children_without_dob:
+        if not children or any(born is None for born, _ in children):
             return None, "MISSING_TRIGGER:date_of_birth"
-        return f.youngest_dob, None  # the youngest child's clock runs last
+        return max(born for born, _ in children), None  # the youngest child's clock runs last
     if trigger == "death":
-        deaths = [died for born, died in f.child_deaths if born is not None and died < expiry(born, 18)]
+        deaths = [died for born, died in children if _died_before_18(born, died)]
         return (max(deaths), None) if deaths else (None, "MISSING_TRIGGER:date_of_death")
     if trigger == "order_date":
         return (f.order_date, None) if f.order_date else (None, "MISSING_TRIGGER:order_date")
     raise ValueError(f"rule {rule.id}: unknown trigger {trigger}")
+
+
+def _rule_parts(f: CaseFacts, schedule: Schedule) -> list[tuple[Rule | None, list]]:
+    """(rule, the subject children it governs): one part, or one per outcome of a per-child condition."""
+    children = f.child_dates
+    rule = schedule.rule_for(f.case_type, _conditions(f, children))
+    if rule is None or rule.when not in CHILD_CONDITIONS:
+        return [(rule, children)]
+    meets = [c for c in children if _conditions(f, [c])(rule.when)]
+    others = [c for c in children if c not in meets]
+    if not others:
+        return [(rule, children)]
+    return [(rule, meets), (schedule.rule_for(f.case_type, _conditions(f, others)), others)]
+
+
+def _clocks_end(f: CaseFacts, rule: Rule, children: list) -> tuple[date | None, list[str]]:
+    """When every clock of ``rule`` has run for these children (the longest wins), or what is missing."""
+    due_on, missing = None, []
+    for clock in rule.clocks:
+        start, why = _trigger(f, clock.trigger, rule, children)
+        if start is None:
+            missing.append(why)
+            continue
+        ends = expiry(start, clock.years)
+        due_on = ends if due_on is None or ends > due_on else due_on
+    return due_on, missing
 
 
 def _own(f: CaseFacts, schedule: Schedule, as_of: date, resurrected: bool, blocked: tuple[str, ...]) -> Decision:
@@ -181,28 +240,25 @@ def _own(f: CaseFacts, schedule: Schedule, as_of: date, resurrected: bool, block
     if resurrected:
         # Destroyed once already: due now, but holds and access requests still win.
         return decide("excluded", reasons=blocked) if blocked else decide("due", due_on=as_of)
-    rule = schedule.rule_for(f.case_type, _conditions(f))
+    parts = _rule_parts(f, schedule)
     problems = _data_problems(f, as_of)
-    if rule is None:
+    if any(rule is None for rule, _ in parts):
         return decide("excluded", reasons=["NO_RULE", *problems])
+    ends = [(rule, *_clocks_end(f, rule, children)) for rule, children in parts]
+    # The rule reported is the most careful one, then the one whose clocks run longest.
+    rule = max(ends, key=lambda e: (_ACTION_CARE[e[0].action], e[1] or date.max))[0]
     if problems:
         return decide("excluded", rule, reasons=problems + list(blocked))
     if f.status != "closed":
         return decide("not_due", rule, reasons=["REOPENED" if f.reopened_on else "OPEN"])
     if f.reopened_on is not None and (f.closed_on is None or f.reopened_on >= f.closed_on):
         return decide("not_due", rule, reasons=["REOPENED"])
-    due_on, missing = None, []
-    for clock in rule.clocks:
-        start, why = _trigger(f, clock.trigger, rule)
-        if start is None:
-            missing.append(why)
-            continue
-        ends = expiry(start, clock.years)
-        due_on = ends if due_on is None or ends > due_on else due_on
+    missing = [why for _, _, whys in ends for why in whys]
     if missing:
-        return decide("excluded", rule, reasons=missing + list(blocked))
+        return decide("excluded", rule, reasons=list(dict.fromkeys(missing)) + list(blocked))
+    due_on = max(end for _, end, _ in ends)
     if due_on > as_of:
-        return decide("not_due", rule, due_on=due_on)
+        return decide("not_due", rule, due_on=due_on, reasons=["CLOCK_RUNNING"])
     if blocked:
         return decide("excluded", rule, due_on, blocked)
     return decide("review" if rule.action == "review" else "due", rule, due_on)
@@ -223,10 +279,22 @@ def _with_chain(decision: Decision, chain: tuple[str, ...], own: dict[str, Decis
         due_on = max([decision.due_on, *later]) if decision.due_on and len(later) == len(waiting) else None
         return Decision(decision.case_id, decision.case_type, "not_due", decision.rule_id, decision.action,
                         due_on, ("CHAIN_NOT_DUE",))
+    reviewed = [o.case_id for o in others if o.status == "review"]
+    if decision.status == "due" and reviewed:
+        # A series with a case only the IG team may dispose of (child protection, say) is reviewed as
+        # one: its early-help episode is listed with it, never destroyed on its own.
+        return Decision(decision.case_id, decision.case_type, "review", decision.rule_id, decision.action,
+                        decision.due_on, tuple(f"CHAIN_REVIEW:{c}" for c in reviewed))
     return decision
 
 
 # -- inputs --------------------------------------------------------------------------
+
+
+def _activity_types(schedule: Schedule) -> frozenset[str]:
+    """Case types with a rule whose clock counts activity: only their recorded contact is read."""
+    return frozenset(t for r in schedule.rules if any(c.trigger == "last_activity" for c in r.clocks)
+                     for t in r.case_types)
 
 
 def _chains(links: list[tuple[str, str | None]]) -> dict[str, tuple[str, ...]]:

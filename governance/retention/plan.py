@@ -3,11 +3,17 @@
 A plan changes nothing. It is what the IG team reads before a batch is made,
 what ``governance retention plan --json`` prints, and what a batch is built from.
 
+Every case of the store appears in a listed plan exactly once: ``due``,
+``review``, ``excluded`` (reason codes) or ``not_due`` (a reason, and the date
+it becomes due where the store's dates say), so "why isn't case X going?" is
+always answered. A case row without an id is listed as excluded with
+``MISSING_ID`` (and its family, to find it by); it can never be acted on.
+
 Cases are decided window by window (:data:`PLAN_WINDOW` case ids at a time,
 each window with its whole re-referral chains, by the same :func:`evaluate` the
 executor re-checks with), and only tallies, the due cases and, when a listing
-is asked for, the review and excluded cases are kept: memory follows the
-window and the due list, not the size of the store.
+is asked for, the other cases are kept: memory follows the window and the
+listing, not the size of the store.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ class _Tally:
     by_status: Counter = field(default_factory=Counter)
     by_class: dict = field(default_factory=lambda: defaultdict(Counter))
     by_rule: dict = field(default_factory=lambda: defaultdict(Counter))
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # why cases are kept back: excluded and review
+    not_due_reasons: Counter = field(default_factory=Counter)
     due_by_action: Counter = field(default_factory=Counter)
     due_months: Counter = field(default_factory=Counter)
 
@@ -48,7 +55,8 @@ class _Tally:
         self.by_class[d.case_type][d.status] += 1
         if d.rule_id:
             self.by_rule[d.rule_id][d.status] += 1
-        self.reasons.update(r.split(":")[0] for r in d.reasons)
+        codes = (r.split(":")[0] for r in d.reasons)
+        (self.not_due_reasons if d.status == "not_due" else self.reasons).update(codes)
         if d.status == "due":
             self.due_by_action[d.action] += 1
         if d.status == "not_due" and d.due_on is not None and d.due_on > self.as_of:
@@ -61,7 +69,7 @@ class Plan:
     as_of: date
     schedule: Schedule
     due: tuple[Decision, ...]
-    listed: tuple[Decision, ...] | None  # review and excluded cases; None when not kept
+    listed: tuple[Decision, ...] | None  # review, excluded and not-due cases; None when not kept
     tally: _Tally
 
     def counts(self) -> dict:
@@ -73,6 +81,7 @@ class Plan:
             "by_rule": {k: dict(v) for k, v in sorted(t.by_rule.items())},
             "due_by_action": dict(t.due_by_action),
             "exclusion_reasons": dict(sorted(t.reasons.items())),
+            "not_due_reasons": dict(sorted(t.not_due_reasons.items())),
         }
 
     def forecast(self) -> list[dict]:
@@ -98,6 +107,7 @@ class Plan:
             result["due"] = [d.to_json() for d in self.due]
             result["review"] = [d.to_json() for d in self.listed if d.status == "review"]
             result["excluded"] = [d.to_json() for d in self.listed if d.status == "excluded"]
+            result["not_due"] = [d.to_json() for d in self.listed if d.status == "not_due"]
         return result
 
 
@@ -106,7 +116,7 @@ def _case_id_windows(store: CaseStore, size: int) -> Iterator[list[str]]:
     case_id = store.raw("case", "id")
     last = None
     while True:
-        query = sa.select(case_id).order_by(case_id).limit(size)
+        query = sa.select(case_id).where(case_id.is_not(None)).order_by(case_id).limit(size)
         if last is not None:
             query = query.where(case_id > last)
         with store.engine.connect() as conn:
@@ -123,6 +133,18 @@ def decide_every_case(store: CaseStore, state: Engine, schedule: Schedule, as_of
     for ids in _case_id_windows(store, window):
         resurrected = resurrected_among(store, state, tombstone_key, ids) if tombstone_key else frozenset()
         yield from evaluate(store, state, schedule, as_of, case_ids=ids, resurrected=resurrected)
+    yield from _rows_without_id(store)
+
+
+def _rows_without_id(store: CaseStore) -> Iterator[Decision]:
+    """Case rows with no id: never acted on, listed so a plan accounts for every row."""
+    family = store.raw("case", "family_id") if store.has_field("case", "family_id") else sa.null()
+    query = sa.select(family, store.column("case", "case_type")).where(store.raw("case", "id").is_(None))
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    for family_id, case_type in rows:
+        yield Decision(None, case_type, "excluded", None, None, None,
+                       ("MISSING_ID",) + ((f"FAMILY:{family_id}",) if family_id else ()))
 
 
 def build_plan(store: CaseStore, state: Engine, schedule: Schedule, as_of: date, *,
@@ -133,6 +155,6 @@ def build_plan(store: CaseStore, state: Engine, schedule: Schedule, as_of: date,
         tally.add(decision)
         if decision.status == "due":
             due.append(decision)
-        elif listing and decision.status in ("review", "excluded"):
+        elif listing:
             listed.append(decision)
     return Plan(store.name, as_of, schedule, tuple(due), tuple(listed) if listing else None, tally)

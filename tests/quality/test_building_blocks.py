@@ -64,10 +64,13 @@ def test_rule_queries_read_the_batch_through_gx_placeholder() -> None:
 def test_homestart_plan_skips_what_the_mapping_lacks() -> None:
     _, skipped = plan_suites(_store("homestart"))
     assert {s.rule.rule: s.reason for s in skipped} == {
+        "person.date_of_death.readable": "field person.date_of_death is not mapped",
         "person.date_of_death.not_in_future": "field person.date_of_death is not mapped",
         "person.date_of_death.not_before_date_of_birth": "field person.date_of_death is not mapped",
+        "case.reopened_on.readable": "field case.reopened_on is not mapped",
         "case.reopened_on.not_in_future": "field case.reopened_on is not mapped",
-        "case.reopened_on.not_before_closed_on": "field case.reopened_on is not mapped",
+        "case.reopened_on.not_before_opened_on": "field case.reopened_on is not mapped",
+        "case.order_date.readable": "field case.order_date is not mapped",
         "case.order_date.not_in_future": "field case.order_date is not mapped",
     }
     assert plan_suites(_store("reference"))[1] == []

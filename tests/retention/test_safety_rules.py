@@ -158,3 +158,92 @@ def _family_of(settings, case_id: str) -> str:
         family = conn.execute(sa.select(store.raw("case", "family_id")).where(store.raw("case", "id") == case_id)).scalar_one()
     store.engine.dispose()
     return family
+
+
+# -- issue 12 item 9: clock rules ----------------------------------------------------------
+
+
+def test_a_sibling_who_died_young_does_not_shorten_the_living_siblings_75_year_clock(world):
+    settings, b = world
+    fid = b.family()
+    died = b.person(fid, "subject_child", dob=date(1999, 3, 3), died=date(2006, 10, 12))  # death + 15 = 2021
+    living = b.person(fid, "subject_child", dob=date(1998, 1, 20))  # 75th birthday 2073
+    both = b.case(fid, "looked_after", opened=date(2003, 9, 1), closed=date(2007, 1, 31),
+                  members=((died, "subject_child"), (living, "subject_child")))
+    alone = b.case(fid, "looked_after", opened=date(2003, 9, 1), closed=date(2007, 1, 31),
+                   members=((died, "subject_child"),))
+    decisions = decide(settings)
+    assert (decisions[alone].status, decisions[alone].rule_id) == ("review", "looked_after_died_before_18")
+    d = decisions[both]
+    assert (d.status, d.rule_id, d.due_on) == ("not_due", "looked_after", date(2073, 1, 20))
+
+
+def test_a_chain_with_a_review_only_case_keeps_its_early_help_episode(world):
+    settings, b = world
+    cp, child, parent = b.simple("child_protection", opened=date(1987, 2, 10), closed=date(1989, 5, 12),
+                                 child_dob=date(1986, 1, 1))
+    early_help = b.case(_family_of(settings, cp), "early_help", opened=date(2013, 1, 7), closed=date(2016, 9, 30),
+                        members=((parent, "parent_carer"),), re_referral_of=cp)
+    decisions = decide(settings)
+    assert decisions[cp].status == "review"
+    d = decisions[early_help]
+    assert (d.status, d.reasons) == ("review", (f"CHAIN_REVIEW:{cp}",))  # listed with its series, never destroyed
+
+
+def test_contact_recorded_after_closure_restarts_the_last_activity_clocks(world):
+    settings, b = world
+    cin, _, _ = b.simple("child_in_need", child_dob=date(2000, 9, 9), opened=date(2017, 5, 2), closed=date(2021, 2, 1))
+    cp, _, _ = b.simple("child_protection", child_dob=date(1982, 2, 2), opened=date(1988, 2, 1), closed=date(1990, 3, 1))
+    untouched, _, _ = b.simple("child_in_need", child_dob=date(2000, 9, 9), opened=date(2017, 5, 2),
+                               closed=date(2021, 2, 1))
+    assert decide(settings)[cin].status == "due" and decide(settings)[cp].status == "review"
+    with b.store.engine.begin() as conn:
+        b.store.insert(conn, "casenote", [
+            {"id": "N-after-1", "case_id": cin, "written_on": date(2024, 6, 10), "title": "Phone call",
+             "body": "Young person asked for a letter for her housing application."},
+            {"id": "N-after-2", "case_id": cp, "written_on": date(1993, 7, 14), "title": "Core group",
+             "body": "Core group reconvened after a school referral; no further action."}])
+    decisions = decide(settings)
+    assert (decisions[cin].status, decisions[cin].due_on) == ("not_due", date(2027, 6, 10))
+    assert (decisions[cp].status, decisions[cp].due_on) == ("not_due", date(2028, 7, 14))
+    assert decisions[untouched].status == "due"
+
+
+# -- issue 12 item 11: dates as stores hold them -------------------------------------------
+
+
+def _store_text(b, table: str, column: str, record_id_column: str, record_id: str, value: str) -> None:
+    """Write ``value`` as the stored text (PostgreSQL: the column becomes text, as in a legacy store)."""
+    with b.store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE text USING {column}::text")
+        conn.execute(sa.text(f"UPDATE {table} SET {column} = :v WHERE {record_id_column} = :id"),
+                     {"v": value, "id": record_id})
+
+
+def test_stored_date_formats_are_read_or_exclude_the_case_never_the_store(world):
+    settings, b = world
+    stored = {"2021-06-30 00:00:00": ("due", ()), "2021-12-05 23:59:00": ("due", ()),
+              "2021-06-30T23:30:00Z": ("due", ()),
+              "30/06/2021": ("excluded", ("UNREADABLE_DATE:case.closed_on",)),
+              "0000-00-00": ("excluded", ("UNREADABLE_DATE:case.closed_on",)),
+              "not a date": ("excluded", ("UNREADABLE_DATE:case.closed_on",))}
+    cases = {text: b.simple(opened=date(2019, 1, 7), closed=date(2021, 6, 30))[0] for text in stored}
+    for text, case in cases.items():
+        _store_text(b, "cases", "closed_on", "case_id", case, text)
+    decisions = decide(settings, date(2026, 12, 5))
+    for text, case in cases.items():
+        assert (decisions[case].status, decisions[case].reasons) == stored[text], text
+    assert decisions[cases["2021-06-30T23:30:00Z"]].due_on == date(2026, 7, 1)  # 00:30 BST on 1 July
+
+
+def test_an_unreadable_date_of_birth_excludes_only_its_case(world):
+    settings, b = world
+    bad, child, _ = b.simple("child_in_need", child_dob=date(2003, 3, 12), opened=date(2014, 2, 10),
+                             closed=date(2016, 2, 10))
+    good, _, _ = b.simple("child_in_need", child_dob=date(2003, 3, 12), opened=date(2014, 2, 10),
+                          closed=date(2016, 2, 10))
+    _store_text(b, "people", "date_of_birth", "person_id", child, "12/03/2003")
+    decisions = decide(settings)
+    assert decisions[bad].reasons == ("UNREADABLE_DATE:person.date_of_birth",)
+    assert decisions[good].status == "due"
