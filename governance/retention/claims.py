@@ -19,8 +19,9 @@ delete and record the same cases: doubled completions, two certificates, an
 The loser gets :class:`StoreBusy`: one line naming the store, what holds it and
 since when; the CLI prints it and exits 2; nothing was changed.
 
-Claims are re-entrant within a process (a sweep holds the store and executes a
-batch inside it), counted per state database and store.
+Claims are re-entrant within a thread (a sweep holds the store and executes a
+batch inside it), counted per state database, store and thread; another thread
+of the same process is another claimant.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class StoreBusy(GovernanceError):
     """Another live process sweeps or executes this store; this one changed nothing."""
 
 
-_held: dict[tuple[str, str], list] = {}  # (state url, store) -> [depth, token, pg connection or None]
+_held: dict[tuple[str, str, int], list] = {}  # (state url, store, thread) -> [depth, token, pg connection or None]
 _lock = threading.Lock()
 
 
@@ -123,16 +124,15 @@ def _take_sqlite(state: Engine, store: str, token: str, purpose: str, holder: st
         if not conn.connection.dbapi_connection.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock before the row is read
         row = _row(conn, store)
-        if row is not None and _alive(row.host, row.pid, row.process_started) and row.token not in _tokens():
+        # A row of this very process that it no longer holds (a release that failed) is stale too.
+        own_leftover = (row is not None and row.pid == os.getpid() and row.host == socket.gethostname()
+                        and row.token not in {entry[1] for entry in _held.values()})
+        if row is not None and not own_leftover and _alive(row.host, row.pid, row.process_started):
             conn.rollback()
             raise _busy(store, row)
         conn.execute(tables.claims.delete().where(tables.claims.c.store == store))
         conn.execute(tables.claims.insert().values(**_values(store, token, purpose, holder)))
         conn.commit()
-
-
-def _tokens() -> set[str]:
-    return {entry[1] for entry in _held.values()}
 
 
 def _release(state: Engine, store: str, token: str, session: sa.Connection | None) -> None:
@@ -151,7 +151,8 @@ def _release(state: Engine, store: str, token: str, session: sa.Connection | Non
 @contextmanager
 def claim_store(state: Engine, store: str, *, purpose: str, holder: str) -> Iterator[str]:
     """Hold ``store`` for the block (re-entrant in this process); raises :class:`StoreBusy` if another holds it."""
-    key = (state.url.render_as_string(hide_password=True), store)
+    # Re-entrant per thread: another thread of this process is another claimant.
+    key = (state.url.render_as_string(hide_password=True), store, threading.get_ident())
     with _lock:
         entry = _held.get(key)
         if entry is not None:

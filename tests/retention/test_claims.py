@@ -68,3 +68,27 @@ def test_a_live_claimant_keeps_a_second_execution_out_and_a_dead_one_does_not(wo
     jobs.execute_all(settings, proposed["batch_id"], actor="ig.bob", now=at(date(2026, 12, 2)))  # taken over
     assert not case_exists(settings, case)
     assert current_claim(state_engine(settings), "default") is None
+
+
+def test_another_thread_of_the_same_process_is_another_claimant(world):
+    import threading
+
+    settings, _ = world
+    engine = state_engine(settings)
+    outcome: list[str] = []
+
+    def second() -> None:
+        try:
+            with claim_store(engine, "default", purpose="a sweep", holder="ig.frank"):
+                outcome.append("claimed")
+        except StoreBusy as busy:
+            outcome.append(str(busy))
+
+    with claim_store(engine, "default", purpose="execution of B-default-1", holder="ig.bob"):
+        with claim_store(engine, "default", purpose="nested", holder="ig.bob"):  # re-entrant in one thread
+            worker = threading.Thread(target=second)
+            worker.start()
+            worker.join(60)
+    assert len(outcome) == 1 and "held by execution of B-default-1 (by ig.bob" in outcome[0], outcome
+    with claim_store(engine, "default", purpose="a sweep", holder="ig.frank"):  # free again afterwards
+        assert current_claim(engine, "default")["holder"] == "ig.frank"
