@@ -240,7 +240,8 @@ def run_show(args) -> int:
 
     emit(args, batch_status(settings_from(args), args.batch_id),
          lambda r: f"batch {r['batch_id']}: {r['status']}, {r['counts']['cases']} cases, created by {r['created_by']}, "
-                   f"approved by {r['approved_by']}")
+                   + (f"rejected by {r['approved_by']}: nothing destroyed" if r["status"] == "rejected"
+                      else f"decided by {r['approved_by'] or 'nobody yet'}"))
     return 0
 
 
