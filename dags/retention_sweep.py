@@ -32,21 +32,46 @@ storage).
 `data_quality` DAG within `quality_max_age_hours` (36): a failed or missing
 validation fails `propose` with one line naming the store and why.
 
-**What stops a case.** Holds (litigation, inquiries), a pending subject-access
-request for anyone on the case, data-quality quarantine, missing or implausible
-dates, reopening, an unfinished re-referral chain. These are checked again just
-before each chunk runs: a hold placed after approval still wins.
+**Unfinished work first.** `finish_unfinished` finishes the store's batches a
+killed run left (approved, or executing after the store committed): it executes
+what remains, deletes the documents left behind, verifies and certifies.
 
-**Review.** The reviewer sees counts per class and rule, never case content.
-Under the two-person rule the approver must differ from whoever created the
-batch. Classes the schedule marks `auto_approve` skip review. Reject ends the
-run green with the rejection recorded in the ledger.
+**What stops a case.** Holds (litigation, inquiries), a pending subject-access
+request for anyone on the case, data-quality quarantine, an earlier rejection
+still standing, missing or implausible dates, reopening, an unfinished
+re-referral chain. Holds and access requests are checked again just before each
+chunk runs, **as they stand at that moment**: a hold placed after the batch was
+made (or after approval) still wins; `as_of` runs the retention clocks only.
+
+**As-of.** Param `as_of` (YYYY-MM-DD; default the run's logical date) cannot be
+after today: such a run fails at `propose` without retrying.
+
+**Review.** The reviewer sees counts per class, rule and action, what approving
+does to a destroyed and to an anonymised case, cases not due yet apart from
+cases kept back, and earlier rejections of the same cases; never case content.
+The batch's creator is **the user who triggered the run** (`schedule` for the
+daily run); under the two-person rule that user cannot approve it (the decision
+task fails with one line and the batch stays proposed). **Reject needs a
+reason** (the form's `reason` field), kept in the ledger; the rejected cases
+are not proposed again until the rejection is lifted
+(`governance retention rejection lift`) or expires (90 days by default,
+`GOVERNANCE_RETENTION_REJECTION_DAYS`). A rejected run ends green at the task
+**`rejected`** with every destruction task skipped; a destruction run ends at
+`certificate`. Classes the schedule marks `auto_approve` skip review.
+
+**One sweep per store.** A second sweep or execution of the same store (another
+run, the command line) is refused by the state database's claim and changes
+nothing; the task retries later.
+
+**Paused until someone means it.** This DAG is created paused. Triggering it
+from the UI with **"unpause on trigger"** ticked also **un-pauses the daily
+06:00 destructive schedule**: untick it for a one-off run, and pause the DAG
+again afterwards if the schedule should stay off.
 
 **Nothing due** ends the run green. **Failures** alert with counts only; a
 rerun finishes an interrupted chunk without doing anything twice.
 
-Params: `store` (default `default`), `as_of` (YYYY-MM-DD; default the run's
-logical date).
+Params: `store` (default `default`), `as_of`, `quality_max_age_hours` (36).
 """
 
 # Chunks of one batch run one at a time, on every database: a chunk removes a family (and its
@@ -69,7 +94,10 @@ def _as_of(context: dict[str, Any]):
     schedule="0 6 * * *",
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    max_active_runs=1,  # two sweeps must never work on one store at once
+    # Destructive on a schedule: nothing runs until someone un-pauses it on purpose (see doc_md about
+    # "unpause on trigger").
+    is_paused_upon_creation=True,
+    max_active_runs=1,  # one run at a time; the store's claim in the state database enforces it across runs and CLI
     tags=["governance", "retention"],
     doc_md=DOC_MD,
     params={
@@ -83,23 +111,35 @@ def _as_of(context: dict[str, Any]):
 )
 def retention_sweep() -> None:
     @task
+    def finish_unfinished(**context: Any) -> list[dict[str, Any]]:
+        """Finish the store's batches a killed run left (resume, delete leftover documents, verify, certify)."""
+        from governance.jobs.retention import finish_unfinished as finish
+        from governance_airflow.hooks import GovernanceHook
+
+        return finish(GovernanceHook().get_settings(), context["params"]["store"],
+                      actor=f"airflow:{context['dag'].dag_id}")
+
+    @task
     def propose(**context: Any) -> dict[str, Any]:
-        """Plan and make a batch of what is due (no batch when nothing is)."""
+        """Plan and make a batch of what is due (no batch when nothing is); its creator is who triggered the run."""
         from governance.jobs.retention import propose as make_batch
+        from governance.jobs.retention import run_creator
+        from governance.retention.execute import AsOfInFuture
+        from governance.retention.quality_gate import QualityGateClosed
         from governance_airflow.hooks import GovernanceHook
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from governance.retention.quality_gate import QualityGateClosed
-
         hours = float(context["params"]["quality_max_age_hours"])
         settings = GovernanceHook().get_settings()
+        dag_run = context["dag_run"]
         try:
             return make_batch(settings, context["params"]["store"], as_of=_as_of(context),
-                              created_by=f"airflow:{context['dag'].dag_id}",
+                              created_by=run_creator(dag_run.run_type, dag_run.triggering_user_name),
                               quality_max_age=timedelta(hours=hours) if hours else None)
-        except QualityGateClosed as closed:
-            # Retrying in minutes cannot open a gate that only tonight's validation opens: fail now, alert.
+        except (QualityGateClosed, AsOfInFuture) as closed:
+            # Retrying cannot open a gate that only tonight's validation opens, nor bring a future date
+            # nearer: fail now, alert.
             raise AirflowFailException(str(closed)) from None
 
     @task.branch
@@ -113,6 +153,8 @@ def retention_sweep() -> None:
         task_id="review_batch",
         subject="Retention batch for review: {{ ti.xcom_pull(task_ids='propose')['batch_id'] }}",
         body="{{ ti.xcom_pull(task_ids='propose')['review_markdown'] }}",
+        params={"reason": Param(None, type=["null", "string"], maxLength=400,
+                                description="Your reason: required to reject (kept in the ledger), optional to approve")},
         # No default option: an unanswered review fails and alerts, it never approves.
         # A retry asks again (a reminder), for another week.
         response_timeout=timedelta(days=7),
@@ -124,19 +166,29 @@ def retention_sweep() -> None:
     # review itself failed (an unanswered review times out): then there is no decision to apply.
     @task(trigger_rule="none_failed_min_one_success")
     def apply_decision(proposal: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Record the reviewer's decision on the batch (the two-person rule applies)."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        """Record the reviewer's decision on the batch (two-person rule; a rejection needs its reason)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+        from governance.errors import GovernanceError
         from governance.jobs.retention import apply_review
         from governance_airflow.hooks import GovernanceHook
 
         if not proposal["batch_id"]:
             raise AirflowSkipException("nothing due")
         response = context["ti"].xcom_pull(task_ids="review_batch", key=REVIEW_XCOM_KEY)
-        result = apply_review(GovernanceHook().get_settings(), proposal["batch_id"], response)
-        if not result["approved"]:
-            raise AirflowSkipException(f"batch {proposal['batch_id']} was rejected")
-        return result
+        try:
+            return apply_review(GovernanceHook().get_settings(), proposal["batch_id"], response)
+        except GovernanceError as refused:
+            # The answer breaks a rule (the approver triggered the run; a rejection without a reason):
+            # asking the same answer again cannot help. The batch stays proposed.
+            raise AirflowFailException(str(refused)) from None
+
+    @task.branch
+    def route_decision(decision: dict[str, Any]) -> str:
+        """Approved: destroy. Rejected: end at `rejected`, so the run does not look like a destruction run."""
+        return "chunks" if decision["approved"] else "rejected"
+
+    rejected = EmptyOperator(task_id="rejected")
 
     @task
     def chunks(decision: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,11 +200,14 @@ def retention_sweep() -> None:
 
     @task(max_active_tis_per_dagrun=CHUNKS_IN_PARALLEL)
     def execute_chunk(item: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Destroy or anonymise one chunk (safe to retry: a rerun finishes, never repeats)."""
+        """Destroy or anonymise one chunk (safe to retry: a rerun finishes, never repeats).
+
+        Clocks as of the batch's as-of date; holds and access requests as they stand now.
+        """
         from governance.jobs.retention import execute
         from governance_airflow.hooks import GovernanceHook
 
-        return execute(GovernanceHook().get_settings(), item["batch_id"], item["chunk"], as_of=_as_of(context),
+        return execute(GovernanceHook().get_settings(), item["batch_id"], item["chunk"],
                        actor=f"airflow:{context['dag'].dag_id}")
 
     @task
@@ -170,12 +225,17 @@ def retention_sweep() -> None:
         return certify(GovernanceHook().get_settings(), verified["batch_id"], actor=f"airflow:{context['dag'].dag_id}")
 
     proposal = propose()
+    finish_unfinished() >> proposal
     routed = route(proposal)
     routed >> [review, auto]
     review >> reviewed
     decision = apply_decision(proposal)
     [reviewed, auto] >> decision
-    executed = execute_chunk.expand(item=chunks(decision))
+    decided = route_decision(decision)
+    decided >> rejected
+    batch_chunks = chunks(decision)
+    decided >> batch_chunks
+    executed = execute_chunk.expand(item=batch_chunks)
     certificate(verify(decision, executed))
 
 

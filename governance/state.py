@@ -44,7 +44,7 @@ TABLE_MODULES = (
     "governance.sharing.tables",
 )
 VERSION_TABLE = "state_alembic_version"
-HEAD_REVISION = "0001_state_baseline"
+HEAD_REVISION = "0002_retention_safety"
 MIGRATIONS_DIR = Path(__file__).with_name("state_migrations")
 
 # pg_advisory_xact_lock key: "state" in ASCII (the ledger's keys spell "ledger").

@@ -30,6 +30,9 @@ def register_holds(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--case-type", action="append", default=[])
     add.add_argument("--flag", action="append", default=[], choices=HOLD_FLAGS)
     add.add_argument("--all", action="store_true", help="every case")
+    add.add_argument("--pre-emptive", action="store_true",
+                     help="accept case, family or person ids that match no record yet (a deliberate pre-emptive "
+                          "hold, e.g. a case being transferred in); without it such an id is refused")
     add_json_flag(add)
     add.set_defaults(handler=run_add)
     listing = hsub.add_parser("list", help="holds in force", description="List holds in force on a date.")
@@ -50,25 +53,60 @@ def _state(args):
     return state_engine(settings_from(args))
 
 
+def _stores(args, name: str | None) -> list:
+    """The stores a hold applies to: the one named, or every configured store."""
+    from governance.stores.store import CaseStore
+
+    settings = settings_from(args)
+    return [CaseStore.open(settings.store(name))] if name else [CaseStore.open(s) for s in settings.stores]
+
+
 def run_add(args) -> int:
     from governance.retention.holds import place_hold
 
     scope = {"all": args.all, "case_ids": args.case_id, "family_ids": args.family_id, "person_ids": args.person_id,
              "case_types": args.case_type, "flags": args.flag}
-    hold = place_hold(_state(args), kind=args.kind, source=args.source, reason=args.reason, scope=scope,
-                      placed_on=args.placed_on, review_on=args.review_on, placed_by=args.placed_by, store=args.store)
-    emit(args, hold.to_json(), lambda r: f"hold {r['hold_id']} placed ({r['kind']}, source {r['source']}), review on {r['review_on']}")
+    stores = _stores(args, args.store)
+    try:
+        hold = place_hold(_state(args), kind=args.kind, source=args.source, reason=args.reason, scope=scope,
+                          placed_on=args.placed_on, review_on=args.review_on, placed_by=args.placed_by,
+                          store=args.store, stores=stores, pre_emptive=args.pre_emptive)
+    finally:
+        for store in stores:
+            store.engine.dispose()
+    emit(args, hold.to_json(), lambda r: f"hold {r['hold_id']} placed ({r['kind']}, source {r['source']}) on "
+         + _targets(r["scope"]) + f", review on {r['review_on']}"
+         + (" (pre-emptive)" if r["scope"].get("pre_emptive") else ""))
     return 0
 
 
-def run_list(args) -> int:
-    from governance.retention.holds import active_holds
+def _targets(scope: dict) -> str:
+    if scope.get("all"):
+        return "every case"
+    parts = [f"{key.replace('_ids', '').replace('_', ' ')} {', '.join(values)}" for key, values in scope.items()
+             if isinstance(values, list)]
+    return "; ".join(parts)
 
-    holds = [h.to_json() for h in active_holds(_state(args), args.store, args.as_of)]
+
+def run_list(args) -> int:
+    from governance.retention.holds import active_holds, unmatched_targets
+
+    found = active_holds(_state(args), args.store, args.as_of)
+    [store] = _stores(args, args.store)
+    try:
+        holds = [{**h.to_json(), "matching_nothing": unmatched_targets(store, h)} for h in found]
+    finally:
+        store.engine.dispose()
     overdue = [h["hold_id"] for h in holds if date.fromisoformat(h["review_on"]) < args.as_of]
     emit(args, {"holds": holds, "review_overdue": overdue}, lambda r: "\n".join(
-        [f"{h['hold_id']}: {h['kind']} from {h['source']} since {h['placed_on']}, review {h['review_on']}"
-         + (" (REVIEW OVERDUE)" if h["hold_id"] in r["review_overdue"] else "") for h in r["holds"]] or ["no holds in force"]))
+        [f"{h['hold_id']}: {h['kind']} from {h['source']} since {h['placed_on']}, review {h['review_on']}, on "
+         + _targets(h["scope"])
+         + (" (REVIEW OVERDUE)" if h["hold_id"] in r["review_overdue"] else "")
+         + (f" (pre-emptive: matches nothing for {', '.join(h['matching_nothing'])})"
+            if h["scope"].get("pre_emptive") and h["matching_nothing"] else "")
+         + (f" (MATCHES NOTHING: {', '.join(h['matching_nothing'])})"
+            if h["matching_nothing"] and not h["scope"].get("pre_emptive") else "")
+         for h in r["holds"]] or ["no holds in force"]))
     return 0
 
 

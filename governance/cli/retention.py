@@ -25,8 +25,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     plan.set_defaults(handler=run_plan)
 
     sweep = sub.add_parser("sweep", help="plan, batch, approve, execute, verify and certify in one go",
-                           description="The whole sweep from the command line. Approval needs --approved-by; under the "
-                                       "two-person rule it must differ from --created-by.")
+                           description="The whole sweep from the command line. It first finishes the store's unfinished "
+                                       "batches (an execution a killed process left). Approval needs --approved-by; "
+                                       "under the two-person rule it must differ from --created-by. The as-of date "
+                                       "cannot be after today. One sweep per store at a time: a second one changes "
+                                       "nothing and exits 2.")
     _store_and_date(sweep)
     sweep.add_argument("--created-by", required=True)
     sweep.add_argument("--approved-by", required=True)
@@ -43,18 +46,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     _quality_gate(create)
     add_json_flag(create)
     create.set_defaults(handler=run_create)
-    for name, who, helptext in (("approve", "--approved-by", "approve a proposed batch"),
-                                ("reject", "--rejected-by", "reject a proposed batch")):
-        p = bsub.add_parser(name, help=helptext, description=helptext.capitalize() + ".")
-        p.add_argument("batch_id")
-        p.add_argument(who, required=True, dest="reviewer")
-        p.add_argument("--note", default=None, help="the reviewer's reason")
-        add_json_flag(p)
-        p.set_defaults(handler=run_approve if name == "approve" else run_reject)
+    approve = bsub.add_parser("approve", help="approve a proposed batch", description="Approve a proposed batch.")
+    approve.add_argument("batch_id")
+    approve.add_argument("--approved-by", required=True, dest="reviewer")
+    approve.add_argument("--note", default=None, help="the reviewer's note")
+    add_json_flag(approve)
+    approve.set_defaults(handler=run_approve)
+    reject = bsub.add_parser("reject", help="reject a proposed batch (a reason is required)",
+                             description="Reject a proposed batch. Its cases are not proposed again until the rejection "
+                                         "is lifted (retention rejection lift) or expires.")
+    reject.add_argument("batch_id")
+    reject.add_argument("--rejected-by", required=True, dest="reviewer")
+    reject.add_argument("--reason", "--note", required=True, dest="note", help="why (kept in the ledger)")
+    reject.add_argument("--rejection-days", type=int, default=None,
+                        help="how long the rejection stands (default $GOVERNANCE_RETENTION_REJECTION_DAYS or 90)")
+    add_json_flag(reject)
+    reject.set_defaults(handler=run_reject)
     execute = bsub.add_parser("execute", help="execute an approved batch, chunk by chunk (safe to rerun)",
-                              description="Execute an approved batch; a rerun finishes what an interrupted run left.")
+                              description="Execute an approved batch; a rerun finishes what an interrupted run left. "
+                                          "Holds and access requests in force now win over the batch's as-of date.")
     execute.add_argument("batch_id")
-    execute.add_argument("--as-of", type=iso_date, required=True)
+    execute.add_argument("--as-of", type=iso_date, default=None, help="judge the clocks as of (default: the batch's)")
     execute.add_argument("--actor", required=True)
     add_json_flag(execute)
     execute.set_defaults(handler=run_execute)
@@ -73,6 +85,52 @@ def register(commands: argparse._SubParsersAction) -> None:
     from governance.cli.holds import register_holds
 
     register_holds(sub)
+    _register_rejections(sub)
+
+
+def _register_rejections(sub: argparse._SubParsersAction) -> None:
+    rejection = sub.add_parser("rejection", help="rejections that keep cases out of batches",
+                               description="List and lift standing rejections.")
+    rsub = rejection.add_subparsers(dest="rejection_command", metavar="STEP", required=True)
+    listing = rsub.add_parser("list", help="standing rejections", description="Rejections standing today.")
+    listing.add_argument("--store", default="default")
+    add_json_flag(listing)
+    listing.set_defaults(handler=run_rejection_list)
+    lift = rsub.add_parser("lift", help="lift a rejection so its cases can be proposed again",
+                           description="Lift the rejection of a batch, or of one case.")
+    lift.add_argument("--store", default="default")
+    lift.add_argument("--batch", default=None, dest="batch_id")
+    lift.add_argument("--case-id", default=None)
+    lift.add_argument("--lifted-by", required=True)
+    lift.add_argument("--reason", required=True)
+    add_json_flag(lift)
+    lift.set_defaults(handler=run_rejection_lift)
+
+
+def run_rejection_list(args) -> int:
+    from datetime import datetime, timezone
+
+    from governance.retention.rejections import rejections
+    from governance.state import state_engine
+
+    found = rejections(state_engine(settings_from(args)), args.store, datetime.now(timezone.utc).date())
+    emit(args, {"store": args.store, "rejections": found}, lambda r: "\n".join(
+        [f"{x['batch_id']}: {x['cases']} cases rejected by {x['rejected_by']} until {x['expires_on']}: {x['reason']}"
+         for x in r["rejections"]] or [f"no standing rejections in store {r['store']}"]))
+    return 0
+
+
+def run_rejection_lift(args) -> int:
+    from datetime import datetime, timezone
+
+    from governance.retention.rejections import lift_rejection
+    from governance.state import state_engine
+
+    lifted = lift_rejection(state_engine(settings_from(args)), store=args.store, lifted_by=args.lifted_by,
+                            reason=args.reason, now=datetime.now(timezone.utc), batch_id=args.batch_id,
+                            case_id=args.case_id)
+    emit(args, {"store": args.store, "lifted": lifted}, lambda r: f"{r['lifted']} rejected cases may be proposed again")
+    return 0
 
 
 def _quality_gate(p: argparse.ArgumentParser) -> None:
@@ -143,8 +201,10 @@ def run_approve(args) -> int:
 def run_reject(args) -> int:
     from governance.jobs.retention import reject
 
-    result = reject(settings_from(args), args.batch_id, rejected_by=args.reviewer, note=args.note)
-    emit(args, result, lambda r: f"batch {r['batch_id']} rejected by {r['approved_by']}")
+    result = reject(settings_from(args), args.batch_id, rejected_by=args.reviewer, note=args.note,
+                    rejection_days=args.rejection_days)
+    emit(args, result, lambda r: f"batch {r['batch_id']} rejected by {r['approved_by']}: its cases are not proposed "
+         "again until the rejection is lifted or expires")
     return 0
 
 
@@ -180,32 +240,28 @@ def run_show(args) -> int:
 
     emit(args, batch_status(settings_from(args), args.batch_id),
          lambda r: f"batch {r['batch_id']}: {r['status']}, {r['counts']['cases']} cases, created by {r['created_by']}, "
-                   f"approved by {r['approved_by']}")
+                   + (f"rejected by {r['approved_by']}: nothing destroyed" if r["status"] == "rejected"
+                      else f"decided by {r['approved_by'] or 'nobody yet'}"))
     return 0
 
 
 def run_sweep(args) -> int:
     from governance.jobs import retention as jobs
 
-    settings = settings_from(args)
-    proposed = jobs.propose(settings, args.store, as_of=args.as_of, created_by=args.created_by,
-                            quality_max_age=_gate_age(args))
-    result = {"proposed": proposed}
-    if proposed["batch_id"]:
-        batch_id = proposed["batch_id"]
-        if proposed["status"] == "proposed":
-            jobs.approve(settings, batch_id, approved_by=args.approved_by)
-        result["executed"] = jobs.execute_all(settings, batch_id, as_of=args.as_of, actor=args.approved_by)
-        result["verified"] = jobs.verify(settings, batch_id, actor=args.approved_by)
-        result["certificate"] = jobs.certify(settings, batch_id, actor=args.approved_by)
+    result = jobs.sweep(settings_from(args), args.store, as_of=args.as_of, created_by=args.created_by,
+                        approved_by=args.approved_by, quality_max_age=_gate_age(args))
     emit(args, result, _sweep_text)
     return 0
 
 
 def _sweep_text(r: dict) -> str:
+    lines = [f"finished unfinished batch {f['batch_id']} (was {f['was']}): {f['destroyed']} destroyed, "
+             f"{f['anonymised']} anonymised, {f['skipped']} held back" for f in r["finished"]]
     p = r["proposed"]
     if not p["batch_id"]:
-        return f"nothing due in store {p['store']} as of {p['as_of']}"
+        lines.append(f"nothing due in store {p['store']} as of {p['as_of']}")
+        return "\n".join(lines)
     c = r["certificate"]
-    return (f"batch {p['batch_id']}: {c['destroyed']} destroyed, {c['anonymised']} anonymised, {c['skipped']} skipped; "
-            f"verified; certificate {c['pdf_uri']}")
+    lines.append(f"batch {p['batch_id']}: {c['destroyed']} destroyed, {c['anonymised']} anonymised, {c['skipped']} held "
+                 f"back; verified; certificate {c['pdf_uri']}")
+    return "\n".join(lines)

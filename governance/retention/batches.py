@@ -5,6 +5,9 @@ batched) with the rule that made each due, split into chunks of bounded size.
 Review follows the two-person rule where the rule asks for it (on by default
 for destruction): nobody approves a batch they created. A batch whose every
 rule is marked ``auto_approve`` in the schedule is approved by the schedule.
+A rejection needs a reason; it is kept in the ledger and keeps the batch's
+cases out of later batches until lifted or expired
+(:mod:`governance.retention.rejections`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from governance.errors import ConfigError, GovernanceError
 from governance.ledger import Ledger
 from governance.retention import tables
 from governance.retention.plan import Plan
+from governance.retention.rejections import rejection_days as _rejection_days
+from governance.retention.rejections import record_rejection
 from governance.retention.schedule import Schedule
 
 __all__ = ["Batch", "create_batch", "approve_batch", "reject_batch", "load_batch", "record_schedule_version",
@@ -113,9 +118,11 @@ def load_batch(state: Engine, batch_id: str) -> Batch:
 
 
 def _decide(state: Engine, ledger: Ledger, batch_id: str, *, by: str, approve: bool, note: str | None,
-            schedule: Schedule) -> Batch:
+            schedule: Schedule, rejection_days: int | None = None) -> Batch:
     if not by or not by.strip():
         raise ConfigError("a reviewer's name is needed")
+    if not approve and (not note or not note.strip()):
+        raise ConfigError(f"batch {batch_id}: a rejection needs a reason (--reason); the batch stays proposed")
     batch = load_batch(state, batch_id)
     if batch.status != "proposed":
         raise GovernanceError(f"batch {batch_id} is {batch.status}, not awaiting review")
@@ -126,14 +133,24 @@ def _decide(state: Engine, ledger: Ledger, batch_id: str, *, by: str, approve: b
     if approve and two_person and by.strip().lower() == batch.created_by.strip().lower():
         raise GovernanceError(f"batch {batch_id}: two-person rule: {by} created it and cannot approve it")
     status = "approved" if approve else "rejected"
+    decided_at = _now()
+    details: dict = {"batch_id": batch_id}
     with state.begin() as conn:
         changed = conn.execute(tables.batches.update()
                                .where(tables.batches.c.batch_id == batch_id, tables.batches.c.status == "proposed")
-                               .values(status=status, approved_by=by, decided_at=_now(), decision_note=note)).rowcount
+                               .values(status=status, approved_by=by, decided_at=decided_at,
+                                       decision_note=note[:400] if note else None)).rowcount
         if not changed:
             raise GovernanceError(f"batch {batch_id} was decided by someone else meanwhile")
+        if not approve:
+            days = _rejection_days(rejection_days)
+            case_ids = conn.execute(sa.select(tables.batch_items.c.case_id)
+                                    .where(tables.batch_items.c.batch_id == batch_id)).scalars().all()
+            expires = record_rejection(conn, store=batch.store, batch_id=batch_id, case_ids=case_ids, rejected_by=by,
+                                       reason=note.strip(), rejected_at=decided_at, days=days)
+            details["rejection_expires_on"] = expires.isoformat()
         ledger.append(actor=by, action=f"retention.batch.{status}", store=batch.store, reason=note,
-                      counts={"cases": batch.counts["cases"]}, details={"batch_id": batch_id},
+                      counts={"cases": batch.counts["cases"]}, details=details,
                       connection=conn if ledger.shares_database(state) else None)
     return load_batch(state, batch_id)
 
@@ -144,5 +161,7 @@ def approve_batch(state: Engine, ledger: Ledger, batch_id: str, *, approved_by: 
 
 
 def reject_batch(state: Engine, ledger: Ledger, batch_id: str, *, rejected_by: str, schedule: Schedule,
-                 note: str | None = None) -> Batch:
-    return _decide(state, ledger, batch_id, by=rejected_by, approve=False, note=note, schedule=schedule)
+                 note: str | None = None, rejection_days: int | None = None) -> Batch:
+    """Reject (``note`` is the reason, required); the cases stay out of batches for ``rejection_days``."""
+    return _decide(state, ledger, batch_id, by=rejected_by, approve=False, note=note, schedule=schedule,
+                   rejection_days=rejection_days)

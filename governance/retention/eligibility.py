@@ -19,7 +19,9 @@ It is **excluded**, with reason codes, when:
   read, e.g. a closure date ``30/06/2021``; ``DUPLICATE_ID``: two case rows
   share its id; ``MISSING_ID`` (plans only): a case row without an id;
 - ``NO_RULE``: the schedule has no rule for its type;
-- ``CHAIN:<case>``: another case in its re-referral chain is excluded.
+- ``CHAIN:<case>``: another case in its re-referral chain is excluded;
+- ``REJECTED:<batch>``: a reviewer rejected it in that batch; the rejection
+  stands until lifted or expired (:mod:`governance.retention.rejections`).
 
 It is **not due**, with a reason, when a clock is still running
 (``CLOCK_RUNNING``, with the date it becomes due), it is open (``OPEN``), it was
@@ -31,7 +33,11 @@ a chain goes only when every case in it can go.
 
 Everything is evaluated as of an explicit date. The same function is used by
 the plan, by batch creation and again just before every chunk is executed, so a
-hold or access request placed after approval wins.
+hold or access request placed after approval wins. ``as_of`` runs the retention
+clocks only; holds and rejections are judged on ``in_force_at`` (the day the
+work happens: the executor passes the wall clock's date, as storage judges
+object locks), so a hold placed after a batch's as-of date still keeps its
+cases. Pending access requests are read as they stand now.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from governance.retention.dates import expiry
 from governance.db import one_of
 from governance.retention.facts import CaseFacts, links_around, load_facts, load_links
 from governance.retention.holds import active_holds, held_cases
+from governance.retention.rejections import rejected_cases
 from governance.retention.schedule import Rule, Schedule
 from governance.stores.store import CaseStore
 
@@ -86,9 +93,11 @@ def evaluate(
     *,
     case_ids: Iterable[str] | None = None,
     resurrected: frozenset[str] = frozenset(),
+    in_force_at: date | None = None,
 ) -> list[Decision]:
     """Decide every case (or the given cases, with their whole re-referral chains)."""
-    return evaluate_with_facts(store, state, schedule, as_of, case_ids=case_ids, resurrected=resurrected)[0]
+    return evaluate_with_facts(store, state, schedule, as_of, case_ids=case_ids, resurrected=resurrected,
+                               in_force_at=in_force_at)[0]
 
 
 def evaluate_with_facts(
@@ -100,6 +109,7 @@ def evaluate_with_facts(
     case_ids: Iterable[str] | None = None,
     resurrected: frozenset[str] = frozenset(),
     objects: ObjectStore | None = None,
+    in_force_at: date | None = None,
 ) -> tuple[list[Decision], dict[str, CaseFacts]]:
     """:func:`evaluate`, and the facts it decided on (so an executor need not read them twice).
 
@@ -107,6 +117,7 @@ def evaluate_with_facts(
     (``OBJECT_LOCKED``). The executor passes it for each chunk; plans do not,
     because on S3 it costs requests per object version, and a lock is judged by
     the wall clock at the moment of deletion, not by a plan's as-of date.
+    Holds and rejections are judged on ``in_force_at`` (default ``as_of``).
     """
     if case_ids is None:
         wanted = None
@@ -117,7 +128,7 @@ def evaluate_with_facts(
         components = _chains(links_around(store, wanted))
         scope = {member for c in wanted for member in components.get(c, (c,))}
         facts = load_facts(store, sorted(scope), contact_types=_activity_types(schedule))
-    exclusions = _exclusions(store, state, as_of, facts, objects)
+    exclusions = _exclusions(store, state, in_force_at or as_of, facts, objects)
     own = {cid: _own(f, schedule, as_of, cid in resurrected, exclusions.get(cid, ())) for cid, f in facts.items()}
     decisions = [_with_chain(own[cid], components.get(cid, (cid,)), own) for cid in facts]
     if wanted is not None:
@@ -319,14 +330,16 @@ def _chains(links: list[tuple[str, str | None]]) -> dict[str, tuple[str, ...]]:
     return {member: tuple(sorted(group)) for group in groups.values() if len(group) > 1 for member in group}
 
 
-def _exclusions(store: CaseStore, state: Engine, as_of: date, facts: dict[str, CaseFacts],
+def _exclusions(store: CaseStore, state: Engine, in_force_at: date, facts: dict[str, CaseFacts],
                 objects: ObjectStore | None = None) -> dict[str, tuple[str, ...]]:
     from governance.quality.tables import quarantine
     from governance.sar.tables import PENDING_STATUSES, requests
 
     reasons: dict[str, list[str]] = defaultdict(list)
-    for case_id, hold_ids in held_cases(store, active_holds(state, store.name, as_of), facts).items():
+    for case_id, hold_ids in held_cases(store, active_holds(state, store.name, in_force_at), facts).items():
         reasons[case_id].extend(f"HOLD:{h}" for h in sorted(hold_ids))
+    for case_id, batch_ids in rejected_cases(state, store.name, list(facts), in_force_at).items():
+        reasons[case_id].extend(f"REJECTED:{b}" for b in batch_ids)
     with state.connect() as conn:
         pending_people = conn.execute(sa.select(requests.c.subject_person_id).where(
             requests.c.store == store.name, requests.c.status.in_(PENDING_STATUSES))).scalars().all()

@@ -33,7 +33,17 @@ of 5 are a single transaction with the ledger entry ``retention.destroyed``;
 objects follow, then ``retention.objects.destroyed`` completes the chunk.
 
 Eligibility is evaluated again just before each chunk: a hold or access request
-placed after approval wins and the case is skipped, with the reason recorded.
+in force at that moment (``now``, the wall clock the caller passes, as storage
+judges object locks) wins over the batch's as-of date, which runs the retention
+clocks only; the case is skipped, with the reason recorded.
+
+One execution per store at a time: each chunk runs under the store's claim
+(:mod:`governance.retention.claims`), so two processes never work on one batch
+together; the loser changes nothing and says so in one line. The completion
+itself is a conditional transition (``state != 'complete'``) in the ledger
+entry's transaction, so a chunk is never recorded complete twice.
+
+No destruction is judged as of a date after today: :func:`refuse_future_as_of`.
 """
 
 from __future__ import annotations
@@ -42,13 +52,14 @@ import gc
 import json
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from governance.errors import GovernanceError
+from governance.errors import ConfigError, GovernanceError
 from governance.retention import tables
 from governance.retention.batches import load_batch
+from governance.retention.claims import claim_store
 from governance.retention.context import RetentionContext
 from governance.retention.copies import forget_copies
 from governance.retention.destroy import Gathered, delete_cases
@@ -59,7 +70,18 @@ from governance.retention.eligibility import RESURRECTED_RULE
 from governance.db import one_of, same_database
 from governance.retention.tombstones import add_tombstones, tombstone_key
 
-__all__ = ["execute_chunk", "chunk_numbers", "start_execution"]
+__all__ = ["execute_chunk", "chunk_numbers", "start_execution", "refuse_future_as_of", "AsOfInFuture"]
+
+
+class AsOfInFuture(ConfigError):
+    """A destructive step was asked to judge retention as of a date after today."""
+
+
+def refuse_future_as_of(as_of: date, today: date, what: str = "destruction") -> None:
+    """One line and exit 2 for an as-of after today: clocks judged in the future destroy early."""
+    if as_of > today:
+        raise AsOfInFuture(f"as-of {as_of.isoformat()} is after today ({today.isoformat()}): {what} is judged as of "
+                           "today or earlier; plans and forecasts may look ahead")
 
 
 def chunk_numbers(ctx: RetentionContext, batch_id: str) -> list[int]:
@@ -84,10 +106,17 @@ def start_execution(ctx: RetentionContext, batch_id: str, actor: str) -> None:
                               details={"batch_id": batch_id}, connection=ctx.ledger_connection(conn))
 
 
-def execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str) -> dict:
-    """Execute (or finish) one chunk; returns counts and identifiers only."""
-    with _long_lived_objects_frozen():
-        return _execute_chunk(ctx, batch_id, chunk_no, as_of=as_of, actor=actor)
+def execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str,
+                  now: datetime) -> dict:
+    """Execute (or finish) one chunk; returns counts and identifiers only.
+
+    ``as_of`` runs the retention clocks; holds and rejections are judged on
+    ``now`` (the wall clock, passed in by the command or task).
+    """
+    refuse_future_as_of(as_of, now.date())
+    with claim_store(ctx.state, ctx.store.name, purpose=f"execution of {batch_id}", holder=actor), \
+            _long_lived_objects_frozen():
+        return _execute_chunk(ctx, batch_id, chunk_no, as_of=as_of, actor=actor, today=now.date())
 
 
 @contextmanager
@@ -108,7 +137,8 @@ def _long_lived_objects_frozen():
         gc.unfreeze()
 
 
-def _execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str) -> dict:
+def _execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str,
+                   today: date) -> dict:
     start_execution(ctx, batch_id, actor)
     with ctx.state.connect() as conn:
         row = conn.execute(sa.select(tables.chunks).where(tables.chunks.c.batch_id == batch_id,
@@ -116,8 +146,8 @@ def _execute_chunk(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of
     if row is not None and row.state == "complete":
         return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": True, **json.loads(row.counts or "{}")}
     if row is not None:
-        return _finish(ctx, batch_id, chunk_no, row, as_of=as_of, actor=actor)
-    return _fresh(ctx, batch_id, chunk_no, as_of=as_of, actor=actor)
+        return _finish(ctx, batch_id, chunk_no, row, as_of=as_of, actor=actor, today=today)
+    return _fresh(ctx, batch_id, chunk_no, as_of=as_of, actor=actor, today=today)
 
 
 # -- steps ---------------------------------------------------------------------------
@@ -133,14 +163,17 @@ def _pending_items(ctx: RetentionContext, batch_id: str, chunk_no: int) -> dict[
 
 
 def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, str]], as_of: date,
-             actor: str) -> tuple[list[str], dict[str, CaseFacts]]:
-    """Eligibility again, now: returns the cases still due (and the facts read); the rest are skipped and recorded."""
+             actor: str, today: date) -> tuple[list[str], dict[str, CaseFacts]]:
+    """Eligibility again, now: returns the cases still due (and the facts read); the rest are skipped and recorded.
+
+    Clocks as of the batch's ``as_of``; holds and rejections in force ``today``.
+    """
     if not items:
         return [], {}
     # A case batched because its tombstone matched is still a returned record: tombstones are never removed.
     resurrected = frozenset(c for c, (_, rule) in items.items() if rule == RESURRECTED_RULE)
     decisions, facts = evaluate_with_facts(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items),
-                                           resurrected=resurrected, objects=ctx.objects)
+                                           resurrected=resurrected, objects=ctx.objects, in_force_at=today)
     decided = {d.case_id: d for d in decisions}
     still_due, skipped = [], {}
     for case_id, (action, _rule) in items.items():
@@ -182,9 +215,9 @@ def _chunk_values(g: Gathered, skeletons: dict[str, dict], state: str) -> dict:
     }
 
 
-def _fresh(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str) -> dict:
+def _fresh(ctx: RetentionContext, batch_id: str, chunk_no: int, *, as_of: date, actor: str, today: date) -> dict:
     items = _pending_items(ctx, batch_id, chunk_no)
-    due, facts = _recheck(ctx, batch_id, items, as_of, actor)
+    due, facts = _recheck(ctx, batch_id, items, as_of, actor, today)
     if not due:  # everything was skipped (recorded by _recheck): nothing to destroy
         with ctx.state.begin() as conn:
             conn.execute(tables.chunks.insert().values(batch_id=batch_id, chunk_no=chunk_no, state="complete",
@@ -272,14 +305,19 @@ def _complete(ctx, batch_id, chunk_no, g: Gathered, skeletons, actor, *, as_of: 
             store=ctx.store.name, record_ids=g.case_ids,
             counts={**_flat(counts["rows"]), "object_versions": versions, **copies},
             details={"batch_id": batch_id, "chunk": chunk_no, **copy_details}, connection=ctx.ledger_connection(conn))
-        conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id, tables.chunks.c.chunk_no == chunk_no)
-                     .values(state="complete", complete_seq=entry.seq, pending_skeletons=None,
-                             counts=json.dumps(counts, sort_keys=True)))
+        # Conditional: a chunk is completed once; a second completer's entry rolls back with this transaction.
+        completed = conn.execute(tables.chunks.update().where(tables.chunks.c.batch_id == batch_id,
+                                                              tables.chunks.c.chunk_no == chunk_no,
+                                                              tables.chunks.c.state != "complete")
+                                 .values(state="complete", complete_seq=entry.seq, pending_skeletons=None,
+                                         counts=json.dumps(counts, sort_keys=True))).rowcount
+        if not completed:
+            raise GovernanceError(f"batch {batch_id} chunk {chunk_no} was completed by another process meanwhile")
     return {"batch_id": batch_id, "chunk": chunk_no, "already_complete": False, **counts,
             "seconds_objects": round(objects_s, 4)}
 
 
-def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) -> dict:
+def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str, today: date) -> dict:
     """Pick up a chunk a killed process left between intent and complete."""
     linked = json.loads(row.linked_ids)
     g = Gathered(json.loads(row.case_ids), json.loads(row.object_keys), linked["consent"], linked["person"],
@@ -295,7 +333,7 @@ def _finish(ctx, batch_id: str, chunk_no: int, row, *, as_of: date, actor: str) 
     # The store transaction never committed: decide again for the cases still there.
     kept = _gone_part(ctx, g, present) if len(present) < len(g.case_ids) else None
     items = {c: a for c, a in _pending_items(ctx, batch_id, chunk_no).items() if c in present}
-    still_due, facts = _recheck(ctx, batch_id, items, as_of, actor)
+    still_due, facts = _recheck(ctx, batch_id, items, as_of, actor, today)
     kept_cases = set(kept.case_ids) if kept else set()
     skeletons = {**{c: s for c, s in skeletons.items() if c in kept_cases},
                  **_skeletons(items, still_due, facts)}

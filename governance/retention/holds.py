@@ -8,6 +8,16 @@ source, a reason and a review date; it applies from ``placed_on`` until it is
 lifted (``lifted_on``), so an inquiry's hold can be recorded and later lifted,
 as IICSA's was on 20 January 2023. A passed review date does not lift a hold:
 it is reported so the IG team reviews it.
+
+A hold must hold what it names: :func:`resolve_targets` (used by
+:func:`place_hold` when given the stores, and reusable by any page that places
+holds) strips stray spaces from case, family and person ids, maps an id typed
+in another letter case to the one the store holds, and refuses, with one line
+naming the id, a target that matches no record: a hold on ``"C00000190 "`` or
+``"c00000190"`` would otherwise be "placed" while the intended case is
+destroyed. A deliberate pre-emptive hold (on a case not yet in the store, say a
+transfer) is allowed with ``pre_emptive=True``; its scope says so and
+:func:`unmatched_targets` lists what it still matches nothing of.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -26,11 +36,17 @@ from governance.retention import tables
 from governance.stores.model import CASE_TYPES
 from governance.stores.store import CaseStore
 
-__all__ = ["Hold", "place_hold", "lift_hold", "active_holds", "held_cases", "HOLD_FLAGS", "HOLD_KINDS"]
+__all__ = ["Hold", "place_hold", "lift_hold", "active_holds", "held_cases", "HOLD_FLAGS", "HOLD_KINDS",
+           "resolve_targets", "unmatched_targets", "HoldTargetUnknown"]
 
 HOLD_KINDS = ("litigation", "inquiry", "other")
 HOLD_FLAGS = ("csa_relevant", "child_protection_concerns", "social_care_involvement")
-_SCOPE_KEYS = ("all", "case_ids", "family_ids", "person_ids", "case_types", "flags")
+_SCOPE_KEYS = ("all", "case_ids", "family_ids", "person_ids", "case_types", "flags", "pre_emptive")
+_TARGETS = {"case_ids": ("case", "case id"), "family_ids": ("family", "family id"), "person_ids": ("person", "person id")}
+
+
+class HoldTargetUnknown(ConfigError):
+    """A hold names a record id that matches nothing in the store(s) it applies to."""
 
 
 @dataclass(frozen=True)
@@ -62,23 +78,87 @@ def _check_scope(scope: Mapping[str, object]) -> dict:
     clean: dict[str, object] = {}
     if scope.get("all"):
         clean["all"] = True
+    if scope.get("pre_emptive"):
+        clean["pre_emptive"] = True
     for key in ("case_ids", "family_ids", "person_ids", "case_types", "flags"):
-        values = [str(v) for v in scope.get(key) or ()]
+        values = [str(v).strip() for v in scope.get(key) or () if str(v).strip()]
         if values:
             clean[key] = sorted(set(values))
     bad_types = [t for t in clean.get("case_types", ()) if t not in CASE_TYPES]
     bad_flags = [f for f in clean.get("flags", ()) if f not in HOLD_FLAGS]
     if bad_types or bad_flags:
         raise ConfigError(f"hold scope names unknown case type(s) {bad_types} or flag(s) {bad_flags}")
-    if not clean:
+    if not set(clean) - {"pre_emptive"}:
         raise ConfigError("a hold must cover something: give case ids, family ids, person ids, case types, flags or all")
     return clean
+
+
+def _stored_forms(store: CaseStore, entity: str, ids: list[str]) -> dict[str, list[str]]:
+    """typed id (case-folded) -> the ids the store holds that equal it but for letter case and spaces."""
+    if not ids or not store.has(entity):
+        return {}
+    column = store.raw(entity, "id")
+    folded = sorted({i.casefold() for i in ids})
+    found: dict[str, list[str]] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(folded), 500):
+            part = folded[start:start + 500]
+            for stored in conn.execute(sa.select(column).where(sa.func.lower(sa.func.trim(column)).in_(part))).scalars():
+                found.setdefault(str(stored).strip().casefold(), []).append(str(stored))
+    return found
+
+
+def resolve_targets(stores: Sequence[CaseStore], scope: Mapping[str, object], *, pre_emptive: bool = False) -> dict:
+    """The scope with each typed id replaced by the store's own form; refuses an id matching nothing.
+
+    ``stores`` are the stores the hold applies to (one, or every configured
+    store for a hold on all stores). An id may match in any of them. With
+    ``pre_emptive`` an id matching nothing is kept as typed (stripped) and the
+    scope is marked ``pre_emptive``.
+    """
+    clean = _check_scope({**scope, "pre_emptive": pre_emptive})
+    for key, (entity, label) in _TARGETS.items():
+        typed = list(clean.get(key, ()))
+        if not typed:
+            continue
+        forms: dict[str, set[str]] = {}
+        for store in stores:
+            for folded, stored in _stored_forms(store, entity, typed).items():
+                forms.setdefault(folded, set()).update(stored)
+        resolved: set[str] = set()
+        for value in typed:
+            matches = forms.get(value.casefold(), set())
+            if len({m for m in matches}) > 1 and value not in matches:
+                raise HoldTargetUnknown(f"hold {label} {value[:60]!r} matches {len(matches)} records that differ only "
+                                        f"in letter case ({', '.join(sorted(matches)[:3])}): give the exact id")
+            if not matches:
+                if not pre_emptive:
+                    where = ", ".join(s.name for s in stores) or "no store"
+                    raise HoldTargetUnknown(f"hold {label} {value[:60]!r} matches no record in store {where}: check "
+                                            "the id, or place a deliberate pre-emptive hold with --pre-emptive")
+                resolved.add(value)
+            else:
+                resolved.update({value} if value in matches else matches)
+        clean[key] = sorted(resolved)
+    return clean
+
+
+def unmatched_targets(store: CaseStore, hold: Hold) -> list[str]:
+    """The hold's case, family and person ids that match no record of ``store`` now (e.g. ``case C9``)."""
+    missing = []
+    for key, (entity, label) in _TARGETS.items():
+        typed = [str(v) for v in hold.scope.get(key, ())]
+        present = _stored_forms(store, entity, typed) if typed else {}
+        missing += [f"{label} {v}" for v in typed if v.casefold() not in present]
+    return missing
 
 
 def place_hold(
     engine: Engine, *, kind: str, source: str, reason: str, scope: Mapping[str, object], placed_on: date,
     review_on: date, placed_by: str, store: str | None = None, hold_id: str | None = None,
+    stores: Sequence[CaseStore] | None = None, pre_emptive: bool = False,
 ) -> Hold:
+    """Record a hold. With ``stores`` (the stores it applies to) its ids are checked: see :func:`resolve_targets`."""
     if kind not in HOLD_KINDS:
         raise ConfigError(f"hold kind must be one of {', '.join(HOLD_KINDS)}")
     for name, value in (("source", source), ("reason", reason), ("placed_by", placed_by)):
@@ -86,7 +166,9 @@ def place_hold(
             raise ConfigError(f"a hold needs a {name}")
     if review_on < placed_on:
         raise ConfigError("a hold's review date cannot be before the date it is placed")
-    hold = Hold(hold_id or f"H-{uuid.uuid4().hex[:12]}", store, kind, source, reason, _check_scope(scope),
+    checked = (resolve_targets(stores, scope, pre_emptive=pre_emptive) if stores is not None
+               else _check_scope({**scope, "pre_emptive": pre_emptive}))
+    hold = Hold(hold_id or f"H-{uuid.uuid4().hex[:12]}", store, kind, source, reason, checked,
                 placed_on, review_on, None, placed_by)
     with engine.begin() as conn:
         conn.execute(tables.holds.insert().values(

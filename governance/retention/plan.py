@@ -128,11 +128,12 @@ def _case_id_windows(store: CaseStore, size: int) -> Iterator[list[str]]:
 
 
 def decide_every_case(store: CaseStore, state: Engine, schedule: Schedule, as_of: date, *,
-                      tombstone_key: bytes | None = None, window: int = PLAN_WINDOW) -> Iterator[Decision]:
+                      tombstone_key: bytes | None = None, window: int = PLAN_WINDOW,
+                      in_force_at: date | None = None) -> Iterator[Decision]:
     """Decisions for every case in the store, in case-id order, a window at a time."""
     for ids in _case_id_windows(store, window):
         resurrected = resurrected_among(store, state, tombstone_key, ids) if tombstone_key else frozenset()
-        yield from evaluate(store, state, schedule, as_of, case_ids=ids, resurrected=resurrected)
+        yield from evaluate(store, state, schedule, as_of, case_ids=ids, resurrected=resurrected, in_force_at=in_force_at)
     yield from _rows_without_id(store)
 
 
@@ -148,10 +149,12 @@ def _rows_without_id(store: CaseStore) -> Iterator[Decision]:
 
 
 def build_plan(store: CaseStore, state: Engine, schedule: Schedule, as_of: date, *,
-               tombstone_key: bytes | None = None, listing: bool = True, window: int = PLAN_WINDOW) -> Plan:
+               tombstone_key: bytes | None = None, listing: bool = True, window: int = PLAN_WINDOW,
+               in_force_at: date | None = None) -> Plan:
     """The plan as of ``as_of``; ``listing`` keeps the review and excluded cases for printing."""
     tally, due, listed = _Tally(as_of), [], []
-    for decision in decide_every_case(store, state, schedule, as_of, tombstone_key=tombstone_key, window=window):
+    for decision in decide_every_case(store, state, schedule, as_of, tombstone_key=tombstone_key, window=window,
+                                      in_force_at=in_force_at):
         tally.add(decision)
         if decision.status == "due":
             due.append(decision)

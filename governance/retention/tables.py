@@ -10,6 +10,8 @@
   come back from a restored backup.
 - ``retention_skeletons``: what anonymisation keeps (no identifiers, no text).
 - ``retention_schedule_versions``: schedule versions already written to the ledger.
+- ``retention_claims``: who is sweeping or executing a store now (one row per store).
+- ``retention_rejections``: cases a reviewer rejected, kept out of batches until lifted or expired.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import sqlalchemy as sa
 
 from governance.state import METADATA
 
-__all__ = ["holds", "batches", "batch_items", "chunks", "tombstones", "skeletons", "schedule_versions"]
+__all__ = ["holds", "batches", "batch_items", "chunks", "tombstones", "skeletons", "schedule_versions", "claims",
+           "rejections"]
 
 _TS = sa.DateTime(timezone=True)
 
@@ -112,4 +115,35 @@ schedule_versions = sa.Table(
     sa.Column("version", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("ledger_seq", sa.BigInteger, nullable=False),
+)
+
+claims = sa.Table(
+    "retention_claims",
+    METADATA,
+    # One row per store being swept or executed: the primary key is the claim the database enforces.
+    sa.Column("store", sa.String(40), primary_key=True),
+    sa.Column("token", sa.String(36), nullable=False),  # the claimant's random token
+    sa.Column("purpose", sa.String(80), nullable=False),  # "sweep", "execute B-...": for the loser's message
+    sa.Column("holder", sa.String(100), nullable=False),  # actor name
+    sa.Column("host", sa.String(100), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("process_started", sa.String(40), nullable=True),  # tells a reused pid from the claimant
+    sa.Column("claimed_at", _TS, nullable=False),
+)
+
+rejections = sa.Table(
+    "retention_rejections",
+    METADATA,
+    # A reviewer's rejection of a batch, per case: the case is not proposed again until it is
+    # lifted or expires (see governance.retention.rejections).
+    sa.Column("store", sa.String(40), primary_key=True),
+    sa.Column("case_id", sa.String(128), primary_key=True),
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("rejected_by", sa.String(100), nullable=False),
+    sa.Column("rejected_at", _TS, nullable=False),
+    sa.Column("reason", sa.String(400), nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("lifted_at", _TS, nullable=True),
+    sa.Column("lifted_by", sa.String(100), nullable=True),
+    sa.Column("lift_reason", sa.String(400), nullable=True),
 )

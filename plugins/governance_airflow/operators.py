@@ -26,5 +26,6 @@ class RecordedApprovalOperator(ApprovalOperator):
             context["ti"].xcom_push(key=REVIEW_XCOM_KEY, value={
                 "chosen_options": list(event.get("chosen_options") or []),
                 "responded_by_user": {"id": user.get("id"), "name": user.get("name")},
+                "params_input": dict(event.get("params_input") or {}),  # the reviewer's reason
             })
         return super().execute_complete(context=context, event=event)

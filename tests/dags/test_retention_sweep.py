@@ -1,4 +1,4 @@
-"""retention_sweep under Airflow's own dag.test(): nothing due, approve, reject.
+"""retention_sweep under Airflow's own dag.test(): nothing due, approve, reject, the two-person rule, as-of.
 
 The review step is the standard provider's ApprovalOperator. A named reviewer
 answers it the way the Required Actions page does, through Airflow's own REST
@@ -40,12 +40,12 @@ def _states(dag_run) -> dict[str, str]:
     return states
 
 
-def _run(dagbag, conf, option: str | None = None, reviewer: str = "ig.bob"):
-    """Run the DAG; if ``option`` is given, ``reviewer`` answers the review with it."""
+def _run(dagbag, conf, option: str | None = None, reviewer: str = "ig.bob", reason: str | None = None):
+    """Run the DAG; if ``option`` is given, ``reviewer`` answers the review with it (and ``reason``)."""
     dag = dagbag.dags[DAG_ID]
     if option is None:
         return dag.test(run_conf=conf), None
-    with Responder(DAG_ID, reviewer, lambda detail: ([option], {})) as responder:
+    with Responder(DAG_ID, reviewer, lambda detail: ([option], {"reason": reason})) as responder:
         dag_run = dag.test(run_conf=conf)
     assert not responder.errors, responder.errors
     return dag_run, responder
@@ -100,7 +100,10 @@ def test_approved_sweep_destroys_verifies_and_certifies(airflow_db, dagbag, gove
     assert "cases" in review["body"] and "early_help" in review["body"]  # counts per class for the reviewer
     batch = _batch(settings)
     assert batch["status"] == "verified" and batch["approved_by"] == "airflow:ig.bob"
-    assert batch["created_by"] == "airflow:retention_sweep"
+    # The creator is the user who triggered the run (dag.test() triggers as "dag_test"), not the service account.
+    assert batch["created_by"] == "airflow:dag_test"
+    assert "| destroy |" in review["body"] and "Not due yet" in review["body"]  # the action column is filled
+    assert states["rejected"] == "skipped" and states["certificate"] == "success", states
     destroyed = store.counts()["case"]
     assert 0 < before - destroyed and states.get("execute_chunk[0]") == "success"
     key = batch["certificate_uri"].split("/objects/", 1)[1]
@@ -120,16 +123,58 @@ def test_rejected_batch_destroys_nothing_and_is_recorded(airflow_db, dagbag, gov
     _validated(settings)
     store = CaseStore.open(settings.store("default"))
     before = store.counts()
-    dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Reject", "ig.carol")
+    reason = "Two of these families have complaints open with the ombudsman"
+    dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Reject", "ig.carol", reason)
     states = _states(dag_run)
     assert len(responder.answered) == 1 and str(dag_run.state) == "success", states
-    assert states["apply_decision"] == "skipped" and "execute_chunk" not in "".join(k for k, v in states.items() if v == "success")
+    # A rejected run ends at `rejected`, every destruction task skipped: it does not look like a destruction run.
+    assert states["apply_decision"] == "success" and states["rejected"] == "success", states
+    assert states["chunks"] == "skipped" and states["certificate"] == "skipped", states
+    assert "execute_chunk" not in "".join(k for k, v in states.items() if v == "success")
     batch = _batch(settings)
     assert batch["status"] == "rejected" and batch["approved_by"] == "airflow:ig.carol"  # who decided
+    assert batch["decision_note"] == reason
     assert store.counts() == before
     ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
     try:
         rejected = [e for e in ledger.entries() if e.action == "retention.batch.rejected"]
     finally:
         ledger.close()
-    assert [e.actor for e in rejected] == ["airflow:ig.carol"]
+    assert [(e.actor, e.reason) for e in rejected] == [("airflow:ig.carol", reason)]
+    with state_engine(settings).connect() as conn:
+        sticking = conn.execute(sa.select(sa.func.count()).select_from(tables.rejections)).scalar_one()
+    assert sticking == batch_cases(settings, batch["batch_id"]) > 0  # each case stays out of later batches
+
+
+def batch_cases(settings, batch_id: str) -> int:
+    with state_engine(settings).connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(tables.batch_items)
+                            .where(tables.batch_items.c.batch_id == batch_id)).scalar_one()
+
+
+def test_the_user_who_triggered_the_run_cannot_approve_it(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=20, seed=5)
+    _validated(settings)
+    store = CaseStore.open(settings.store("default"))
+    before = store.counts()
+    # dag.test() triggers as "dag_test"; the same user answers the review.
+    dag_run, responder = _run(dagbag, {"as_of": AS_OF}, "Approve", "dag_test")
+    states = _states(dag_run)
+    assert len(responder.answered) == 1 and states["apply_decision"] == "failed", states
+    assert str(dag_run.state) == "failed" and states["certificate"] == "upstream_failed", states
+    batch = _batch(settings)
+    assert batch["status"] == "proposed" and batch["created_by"] == "airflow:dag_test"  # still awaiting a second person
+    assert store.counts() == before
+
+
+def test_a_run_judged_as_of_a_future_date_is_refused(airflow_db, dagbag, governance_home):
+    settings = Settings.from_env()
+    seed_store(settings, "default", families=10, seed=4)
+    _validated(settings)
+    store = CaseStore.open(settings.store("default"))
+    before = store.counts()
+    dag_run, _ = _run(dagbag, {"as_of": "2090-01-01"})
+    states = _states(dag_run)
+    assert states["propose"] == "failed" and str(dag_run.state) == "failed", states  # at once, not retried
+    assert _batch(settings) is None and store.counts() == before

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 
@@ -18,6 +18,7 @@ from tests.sar.conftest import make_settings
 
 SUBJECT = "P000000000"
 LONG_AFTER = date(2200, 1, 1)  # every clock of every closed case has run by then
+SWEPT_AT = datetime(2200, 1, 1, 9, tzinfo=timezone.utc)  # a sweep on that day: an as-of after today is refused
 
 
 def _delivered_request(settings) -> str:
@@ -46,9 +47,9 @@ def test_a_destroyed_case_takes_its_delivered_bundle_and_key_with_it(tmp_path):
     assert drawn and objects.versions(disclosure.package_key)
     assert (settings.keys_dir / f"{bundle_key_name(rid)}.key").exists()
 
-    proposed = retention_jobs.propose(settings, "default", as_of=LONG_AFTER, created_by="ig.alice")
+    proposed = retention_jobs.propose(settings, "default", as_of=LONG_AFTER, created_by="ig.alice", now=SWEPT_AT)
     retention_jobs.approve(settings, proposed["batch_id"], approved_by="ig.bob")
-    retention_jobs.execute_all(settings, proposed["batch_id"], as_of=LONG_AFTER, actor="ig.bob")
+    retention_jobs.execute_all(settings, proposed["batch_id"], as_of=LONG_AFTER, actor="ig.bob", now=SWEPT_AT)
     verified = retention_jobs.verify(settings, proposed["batch_id"], actor="ig.bob")
 
     with state_engine(settings).connect() as conn:
@@ -69,7 +70,7 @@ def test_a_destroyed_case_takes_its_delivered_bundle_and_key_with_it(tmp_path):
     assert [r for e in completes for r in e.details.get("sar_requests", [])] == [rid]
 
     # A second execution of the finished batch chases nothing again and records nothing new.
-    retention_jobs.execute_all(settings, proposed["batch_id"], as_of=LONG_AFTER, actor="ig.bob")
+    retention_jobs.execute_all(settings, proposed["batch_id"], as_of=LONG_AFTER, actor="ig.bob", now=SWEPT_AT)
     ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
     try:
         assert len([e for e in ledger.entries() if e.action == "retention.destroy.complete"]) == len(completes)

@@ -68,10 +68,10 @@ def _actions(settings) -> list[str]:
         ledger.close()
 
 
-def _sweep(settings, as_of=AS_OF):
-    proposed = jobs.propose(settings, "default", as_of=as_of, created_by="ig.alice")
+def _sweep(settings, as_of=AS_OF, now=None):
+    proposed = jobs.propose(settings, "default", as_of=as_of, created_by="ig.alice", now=now)
     jobs.approve(settings, proposed["batch_id"], approved_by="ig.bob")
-    executed = jobs.execute_all(settings, proposed["batch_id"], as_of=as_of, actor="ig.bob")
+    executed = jobs.execute_all(settings, proposed["batch_id"], as_of=as_of, actor="ig.bob", now=now)
     return proposed, executed
 
 
@@ -205,8 +205,8 @@ def test_a_case_restored_from_backup_is_found_by_its_tombstone_and_destroyed_aga
     case, child, parent = b.simple(closed=date(2024, 1, 10))  # not due until 2029
     store = CaseStore.open(settings.store("default"))
     backup = {e: [dict(r._mapping) for r in store.engine.connect().execute(sa.select(store.table(e)))] for e in ("case",)}
-    early = date(2030, 1, 1)
-    _sweep(settings, early)
+    early = date(2030, 1, 1)  # a sweep on that day (an as-of after today is refused)
+    _sweep(settings, early, now=datetime(2030, 1, 1, 9, tzinfo=timezone.utc))
     assert _count(settings, "case", id=case) == 0
     with store.engine.begin() as conn:  # the backup comes back
         conn.execute(store.table("case").insert(), backup["case"])
