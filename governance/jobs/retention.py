@@ -78,7 +78,8 @@ def propose(settings: Settings, store: str, *, as_of: date, created_by: str, chu
             review = review_markdown(
                 store=store, as_of=as_of, batch_id=batch.batch_id, chunks=batch.chunks,
                 rule_actions=Counter((d.rule_id, d.action) for d in p.due), by_class=batch.counts["by_class"],
-                by_status=counts["by_status"], reasons=counts["exclusion_reasons"],
+                by_status=counts["by_status"],
+                reasons={**counts["exclusion_reasons"], **counts["not_due_reasons"]},
                 earlier=earlier_decisions(ctx.state, store, [d.case_id for d in p.due]))
         return {
             "review_markdown": review,

@@ -29,6 +29,9 @@ EXCLUSION_LABELS = {
     "OBJECT_LOCKED": "document under object lock",
     "MISSING_TRIGGER": "date its clock needs is missing",
     "IMPLAUSIBLE_DATE": "implausible date",
+    "UNREADABLE_DATE": "date the store holds in an unreadable form",
+    "UNREADABLE_VALUE": "value the store holds in an unreadable form",
+    "DUPLICATE_ID": "two case rows share its id",
     "NO_RULE": "no schedule rule for its type",
     "CHAIN": "another case in its re-referral chain is kept",
 }
