@@ -239,6 +239,6 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     w.heading("Where we searched", 11)
     for entry in doc["search"]:
         note = f" ({entry['note']})" if entry["note"] else ""
-        w.text(f"- {entry['source']}: {entry['target']}: {entry['criterion']}: {entry['found']} found{note}", indent=8,
+        w.text(f"- {entry['source']}: {entry['target']}: {entry['criterion']}{note}", indent=8,
                size=8)
     return w.finish()

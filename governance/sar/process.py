@@ -25,7 +25,7 @@ from governance.sar.register import RequestError, age_on, get_request
 from governance.sar.tables import records, redactions, searches
 
 __all__ = ["Workset", "build_workset", "save_discovery", "check_discovery", "save_redactions", "current_pack",
-           "STORE_ENTITIES"]
+           "recorded_case_ids", "STORE_ENTITIES"]
 
 # Entities read from the case store: what discovery must find again unchanged.
 STORE_ENTITIES = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log")
@@ -67,9 +67,10 @@ def build_workset(settings: Settings, conn: sa.Connection, request_id: str, *, s
                      research=research_lookup(settings, store.name))
     people = KnownPeople(found.subject, found.people, found.professionals,
                          requester_person_id=request.get("requester_person_id"))
-    reviewer, lifted, waiting = review_mod.reviewer_redactions(conn, request_id)
-    result = redact_records(found.records, RedactionContext(people), reviewer=reviewer, lifted=lifted)
-    return Workset(request, found, people, result, waiting)
+    decisions = review_mod.reviewer_redactions(conn, request_id)
+    result = redact_records(found.records, RedactionContext(people), reviewer=decisions.applied,
+                            lifted=decisions.lifted, lifted_spans=decisions.lifted_spans)
+    return Workset(request, found, people, result, decisions.waiting)
 
 
 def save_discovery(conn: sa.Connection, request_id: str, ws: Workset, at: datetime) -> None:
@@ -115,3 +116,9 @@ def current_pack(conn: sa.Connection, request_id: str, ws: Workset) -> dict[str,
     counts = {k: v for k, v in ws.discovery.counts().items()}
     return review_mod.build_pack(conn, request_id, records=ws.store_records(), counts=counts, result=ws.redactions,
                                  flags=ws.flags())
+
+
+def recorded_case_ids(conn: sa.Connection, request_id: str) -> list[str]:
+    """The subject's cases as discovery recorded them (for the disclosure's ledger entry)."""
+    query = sa.select(records.c.record_id).where(records.c.request_id == request_id, records.c.entity == "case")
+    return list(conn.execute(query).scalars())

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from governance.errors import GovernanceError
 from governance.sar.deadlines import Deadline, calculate_deadline
-from governance.sar.tables import CLOSED_STATUSES, PENDING_STATUSES, pauses, records, requests
+from governance.sar.tables import CLOSED_STATUSES, PENDING_STATUSES, disclosures, pauses, records, requests
 
 __all__ = [
     "RequestError",
@@ -44,6 +44,8 @@ __all__ = [
     "list_requests",
     "due_soon",
     "age_on",
+    "disclosure_of",
+    "record_disclosure",
 ]
 
 REQUESTER_KINDS = ("subject", "parent_carer", "agent")
@@ -280,3 +282,15 @@ def due_soon(conn: sa.Connection, as_of: date, within_days: int = 7) -> dict[str
         "due_soon_ids": soon,
         "overdue_ids": overdue,
     }
+
+
+def disclosure_of(conn: sa.Connection, request_id: str) -> dict[str, Any] | None:
+    """The request's disclosure (``sar_disclosures``), if it was delivered."""
+    row = conn.execute(sa.select(disclosures).where(disclosures.c.request_id == request_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def record_disclosure(conn: sa.Connection, row: dict[str, Any], at: datetime) -> None:
+    """Record the disclosure and mark the request delivered: the hold is released."""
+    conn.execute(disclosures.insert().values(**row))
+    set_status(conn, row["request_id"], "delivered", at)
