@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Mapping
 
-from governance.sar.register import REQUESTER_KINDS, RequestError
+from governance.sar.register import REQUESTER_KINDS, RequestError, check_requester
 
 __all__ = ["lodging_from_params", "decision_from_response", "requester_fields", "APPROVE", "SEND_BACK",
            "WITHHOLD_UNDECIDED"]
@@ -72,6 +72,8 @@ def lodging_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
     requester: dict[str, Any] = {name: _text(params, name) for name in requester_fields(kind)}
     if "competence_assessed_on" in requester:
         requester["competence_assessed_on"] = _date(params.get("competence_assessed_on"), "competence_assessed_on")
+    # The rules a form can break, checked before the store is opened (the subject's age is checked at lodging).
+    check_requester(kind, {k: v for k, v in requester.items() if v is not None}, None, received)
     return {
         "store": _text(params, "store") or "default",
         "subject_person_id": subject,

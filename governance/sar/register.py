@@ -44,6 +44,7 @@ __all__ = [
     "list_requests",
     "due_soon",
     "age_on",
+    "check_requester",
     "disclosure_of",
     "record_disclosure",
 ]
@@ -72,7 +73,7 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def _check_requester(kind: str, fields: dict[str, Any], subject_dob: date | None, received_on: date) -> None:
+def check_requester(kind: str, fields: dict[str, Any], subject_dob: date | None, received_on: date) -> None:
     if kind not in REQUESTER_KINDS:
         raise RequestError(f"requester kind {kind!r} is not one of {', '.join(REQUESTER_KINDS)}")
     if kind == "parent_carer":
@@ -131,7 +132,7 @@ def lodge(
     if unknown:
         raise RequestError(f"unknown request field(s): {', '.join(sorted(unknown))}")
     fields = {k: v for k, v in requester.items() if v not in (None, "")}
-    _check_requester(requester_kind, fields, subject_dob, received_on)
+    check_requester(requester_kind, fields, subject_dob, received_on)
     if authority_requested and requester_kind == "subject":
         raise RequestError("authority is awaited only for a parent's or an agent's request")
     status = "awaiting_identity" if identity_requested or authority_requested else "received"

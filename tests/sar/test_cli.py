@@ -25,11 +25,16 @@ def test_lodge_review_exempt_confirm_approve_bundle_open(sqlite_settings, cli, c
     assert code == 0 and "| SCH2-P16 |" in out and "Pack hash" in out
     code, out, _ = run("review", "--request", rid, "--json")
     pack = json.loads(out)
+    assert pack["needs_decision"]  # notes flagged as third-party information: held for a decision
     note = f"{'C00000000'}-N000"
     code, out, _ = run("exempt", "--request", rid, "--entity", "casenote", "--record", note, "--code", "SCH3-PT5",
                        "--reason", "child abuse data", "--by", "alice", "--json")
     exemption = json.loads(out)["exemption_id"]
     code, _, err = run("approve", "--request", rid, "--approved-by", "carol")
+    assert code == 2 and "--pack-hash" in err  # an approval names the pack it approves
+    code, out, _ = run("review", "--request", rid, "--json")
+    code, _, err = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash",
+                       json.loads(out)["pack_hash"], "--withhold-undecided")
     assert code == 2 and err.strip().startswith("governance: error:") and "second reviewer" in err
     assert len(err.strip().splitlines()) == 1
     code, _, err = run("confirm", "--exemption", str(exemption), "--by", "alice")
@@ -37,7 +42,9 @@ def test_lodge_review_exempt_confirm_approve_bundle_open(sqlite_settings, cli, c
     assert run("confirm", "--exemption", str(exemption), "--by", "bob")[0] == 0
     code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack["pack_hash"])
     assert code == 2  # the pack changed since it was reviewed
-    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--json")
+    code, out, _ = run("review", "--request", rid, "--json")
+    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash",
+                       json.loads(out)["pack_hash"], "--withhold-undecided", "--json")
     assert code == 0 and json.loads(out)["status"] == "approved"
 
     code, out, _ = run("bundle", "--request", rid, "--as-of", "2026-06-20", "--json")
