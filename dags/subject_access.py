@@ -131,11 +131,12 @@ def _as_of(context: dict[str, Any]) -> str:
     default_args=default_args(owner="records-management"),
 )
 def subject_access() -> None:
-    @task(retries=0)
+    @task
     def lodge_request(**context: Any) -> dict[str, Any]:
         """Register the request from the form (or find the one named): a hold on the subject's cases.
 
-        Bad input fails this task at once, in one line, without retries: a retry cannot mend a form.
+        Bad input fails this task at once, in one line, without retries (a retry cannot mend a form);
+        a database that is briefly away is retried as usual.
         """
         from airflow.sdk.exceptions import AirflowFailException
 
