@@ -64,20 +64,14 @@ def lodge_request(settings: Settings, *, store: str, subject_person_id: str, rec
 
     case_store = CaseStore.open(settings.store(store))
     try:
-        with case_store.engine.connect() as sconn:
-            ids = [subject_person_id] + ([requester["requester_person_id"]] if requester.get("requester_person_id") else [])
-            query = case_store.select("person", ["id", "date_of_birth"]).where(case_store.raw("person", "id").in_(ids))
-            people = {r["id"]: r for r in sconn.execute(query).mappings()}
+        born = process.dates_of_birth(case_store, [subject_person_id, requester.get("requester_person_id")])
     finally:
         case_store.engine.dispose()
-    for pid in ids:
-        if pid not in people:
-            raise register.RequestError(f"store {store} has no person {pid}")
     rid = request_id or register.new_request_id(store, subject_person_id, received_on, salt)
     at = _now()
     with _session(settings) as (ledger, conn):
         row, created = register.lodge(conn, request_id=rid, store=store, subject_person_id=subject_person_id,
-                                      received_on=received_on, at=at, subject_dob=people[subject_person_id]["date_of_birth"],
+                                      received_on=received_on, at=at, subject_dob=born[subject_person_id],
                                       identity_requested=identity_requested, authority_requested=authority_requested,
                                       **requester)
         seq = _record(settings, ledger, conn, tag=f"lodged:{rid}", request_id=rid, actor=actor, action="sar.lodged",

@@ -25,7 +25,7 @@ from governance.sar.register import RequestError, age_on, get_request
 from governance.sar.tables import records, redactions, searches
 
 __all__ = ["Workset", "build_workset", "save_discovery", "check_discovery", "save_redactions", "current_pack",
-           "recorded_case_ids", "STORE_ENTITIES"]
+           "recorded_case_ids", "dates_of_birth", "STORE_ENTITIES"]
 
 # Entities read from the case store: what discovery must find again unchanged.
 STORE_ENTITIES = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log")
@@ -122,3 +122,15 @@ def recorded_case_ids(conn: sa.Connection, request_id: str) -> list[str]:
     """The subject's cases as discovery recorded them (for the disclosure's ledger entry)."""
     query = sa.select(records.c.record_id).where(records.c.request_id == request_id, records.c.entity == "case")
     return list(conn.execute(query).scalars())
+
+
+def dates_of_birth(store: Any, person_ids: list[str | None]) -> dict[str, date | None]:
+    """Date of birth of each named person (subject, requester); refused if the store has no such person."""
+    ids = [p for p in person_ids if p]
+    with store.engine.connect() as conn:
+        query = store.select("person", ["id", "date_of_birth"]).where(store.raw("person", "id").in_(ids))
+        found = {r["id"]: r["date_of_birth"] for r in conn.execute(query).mappings()}
+    for pid in ids:
+        if pid not in found:
+            raise RequestError(f"store {store.name} has no person {pid}")
+    return found
