@@ -153,7 +153,7 @@ def record_review(settings: Settings, request_id: str, *, decision: str, reviewe
                 review.decide_flagged(conn, request_id, entity=flagged["entity"], record_id=flagged["record_id"],
                                       withhold=True, reason="proposed withholding accepted at approval",
                                       by=reviewer, at=at)
-            ws = _workset(settings, ledger, conn, request_id)
+            ws = process.redact_again(conn, ws)
             pack = process.current_pack(conn, request_id, ws)
             seen = pack["pack_hash"]  # the same content as shown, with the decisions recorded
         if decision == "approved" and stale == "send_back" and (seen != pack["pack_hash"] or pack["blocking"]):

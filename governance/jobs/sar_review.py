@@ -50,9 +50,9 @@ def preview_request(settings: Settings, request_id: str) -> dict[str, Any]:
         return build_preview(ws, process.current_pack(conn, request_id, ws))
 
 
-def _pack_hash(settings: Settings, ledger: Any, conn: Any, request_id: str) -> str:
-    ws = _checked(settings, ledger, conn, request_id)
-    return process.current_pack(conn, request_id, ws)["pack_hash"]
+def _pack_hash(conn: Any, request_id: str, ws: process.Workset) -> str:
+    """The pack hash after a change (redaction redone on the records already read and checked)."""
+    return process.current_pack(conn, request_id, process.redact_again(conn, ws))["pack_hash"]
 
 
 def redact_quote(settings: Settings, request_id: str, *, record_id: str, quote: str, code: str, reason: str, by: str,
@@ -65,7 +65,7 @@ def redact_quote(settings: Settings, request_id: str, *, record_id: str, quote: 
         exemption_id = review.apply_exemption(conn, request_id, entity=record.entity, record_id=record.record_id,
                                               code=code, reason=reason, by=by, at=_now(), field=where, start=start,
                                               end=end)
-        pack_hash = _pack_hash(settings, ledger, conn, request_id)
+        pack_hash = _pack_hash(conn, request_id, ws)
     return {"request_id": request_id, "label": f"M{exemption_id}", "exemption_id": exemption_id,
             "record_id": record.record_id, "field": where, "code": code, "pack_hash": pack_hash}
 
@@ -89,7 +89,7 @@ def lift_label(settings: Settings, request_id: str, *, label: str, reason: str, 
                 row_id = review.lift_span(conn, request_id, entity=entry["entity"], record_id=entry["record_id"],
                                           field=entry["field"], start=entry["start"], end=entry["end"],
                                           code=entry["code"], reason=reason, by=by, at=at)
-        pack_hash = _pack_hash(settings, ledger, conn, request_id)
+        pack_hash = _pack_hash(conn, request_id, ws)
     return {"request_id": request_id, "lifted": label, "decision_id": row_id, "pack_hash": pack_hash}
 
 
@@ -103,7 +103,7 @@ def decide_flag(settings: Settings, request_id: str, *, record_id: str, withhold
             raise RequestError(f"request {request_id}: record {record_id} is not a flagged note awaiting a decision")
         row_id = review.decide_flagged(conn, request_id, entity=pending[record_id]["entity"], record_id=record_id,
                                        withhold=withhold, reason=reason, by=by, at=_now())
-        pack_hash = _pack_hash(settings, ledger, conn, request_id)
+        pack_hash = _pack_hash(conn, request_id, ws)
     return {"request_id": request_id, "record_id": record_id, "decision": "withhold" if withhold else "release",
             "decision_id": row_id, "pack_hash": pack_hash}
 

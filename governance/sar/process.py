@@ -25,7 +25,7 @@ from governance.sar.register import RequestError, age_on, get_request
 from governance.sar.tables import records, redactions, searches
 
 __all__ = ["Workset", "build_workset", "save_discovery", "check_discovery", "save_redactions", "current_pack",
-           "recorded_case_ids", "dates_of_birth", "STORE_ENTITIES"]
+           "recorded_case_ids", "dates_of_birth", "redact_again", "STORE_ENTITIES"]
 
 # Entities read from the case store: what discovery must find again unchanged.
 STORE_ENTITIES = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log")
@@ -67,10 +67,15 @@ def build_workset(settings: Settings, conn: sa.Connection, request_id: str, *, s
                      research=research_lookup(settings, store.name))
     people = KnownPeople(found.subject, found.people, found.professionals,
                          requester_person_id=request.get("requester_person_id"))
-    decisions = review_mod.reviewer_redactions(conn, request_id)
-    result = redact_records(found.records, RedactionContext(people), reviewer=decisions.applied,
+    return redact_again(conn, Workset(request, found, people, {}, 0))
+
+
+def redact_again(conn: sa.Connection, ws: Workset) -> Workset:
+    """The working set with the reviewer's decisions as they stand now (the store is not read again)."""
+    decisions = review_mod.reviewer_redactions(conn, ws.request["request_id"])
+    result = redact_records(ws.discovery.records, RedactionContext(ws.people), reviewer=decisions.applied,
                             lifted=decisions.lifted, lifted_spans=decisions.lifted_spans)
-    return Workset(request, found, people, result, decisions.waiting)
+    return Workset(ws.request, ws.discovery, ws.people, result, decisions.waiting)
 
 
 def save_discovery(conn: sa.Connection, request_id: str, ws: Workset, at: datetime) -> None:
