@@ -29,6 +29,10 @@ __all__ = ["Workset", "build_workset", "save_discovery", "check_discovery", "sav
 
 # Entities read from the case store: what discovery must find again unchanged.
 STORE_ENTITIES = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log")
+# Free text written about a share or an access, beyond the record's main text: redacted like it, not shown
+# as a plain detail (a purpose or a reason can name a neighbour, an ex-partner, an informant).
+FREE_TEXT_DETAILS = {"sharing_record": ("purpose", "decision_maker", "not_informed_reason"),
+                     "access_log": ("accessed_by", "reason")}
 
 
 @dataclass
@@ -65,6 +69,7 @@ def build_workset(settings: Settings, conn: sa.Connection, request_id: str, *, s
         raise RequestError(f"request {request_id} is for store {request['store']}, not {store.name}")
     found = discover(store, objects, request["subject_person_id"], ledger_engine=ledger_engine,
                      research=research_lookup(settings, store.name))
+    _free_text_as_fields(found)
     people = KnownPeople(found.subject, found.people, found.professionals,
                          requester_person_id=request.get("requester_person_id"))
     return redact_again(conn, Workset(request, found, people, {}, 0))
@@ -76,6 +81,15 @@ def redact_again(conn: sa.Connection, ws: Workset) -> Workset:
     result = redact_records(ws.discovery.records, RedactionContext(ws.people), reviewer=decisions.applied,
                             lifted=decisions.lifted, lifted_spans=decisions.lifted_spans)
     return Workset(ws.request, ws.discovery, ws.people, result, decisions.waiting)
+
+
+def _free_text_as_fields(found: Discovery) -> None:
+    """Move the free-text details of shares and accesses into the fields the redaction rules read."""
+    for record in found.records:
+        for name in FREE_TEXT_DETAILS.get(record.entity, ()):
+            value = record.meta.pop(name, None)
+            if isinstance(value, str) and value.strip():
+                record.fields[name] = value
 
 
 def save_discovery(conn: sa.Connection, request_id: str, ws: Workset, at: datetime) -> None:

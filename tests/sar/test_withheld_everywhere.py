@@ -79,7 +79,8 @@ def _seed(settings) -> None:
              "purpose": f"MARAC referral {CANARY}", "decision_maker": f"Team manager {CANARY}",
              "not_informed_reason": f"Telling the family would put the mother at risk {CANARY}", **sharing},
             {"id": "HS-2", "case_id": "HC-1", "shared_on": D("2025-02-06"), "information": "Attendance figures",
-             "recipient_agency": "education", "purpose": "Support plan review", "decision": "shared",
+             "recipient_agency": "education", "purpose": "Support plan review: Craig Doyle has moved back nearby",
+             "decision": "shared",
              "lawful_basis": "consent", "consent_status": "given", "family_informed": True,
              "restriction_on_disclosure": False},
         ],
@@ -184,6 +185,9 @@ def test_withheld_records_leave_no_trace_and_flagged_notes_wait_for_a_decision(s
     # The cover letter counts only what is released: the share to the police is not a recipient.
     letter = document["article15"]
     assert letter["recipients"] == [{"agency": "education", "times_shared": 1}]
+    # A released share's free text is redacted like its information: the purpose names a third party.
+    assert listed["HS-2"]["fields"]["purpose"]["text"] == "Support plan review: [REDACTED SCH2-P16] has moved back nearby"
+    assert "purpose" not in listed["HS-2"]["details"]
     assert "a log of who opened your file" not in letter["categories"]
     assert "SCH3-P11" not in document["exemptions"] and "SCH3-P11" not in pdf_text
 
