@@ -140,7 +140,7 @@ def subject_access() -> None:
         """
         from airflow.sdk.exceptions import AirflowFailException
 
-        from governance.jobs.sar import lodge_from_params
+        from governance.jobs.sar_forms import lodge_from_params
         from governance.sar.register import RequestError
         from governance_airflow.hooks import GovernanceHook
 
@@ -169,7 +169,7 @@ def subject_access() -> None:
     @task
     def prepare_review(redacted: dict[str, Any]) -> dict[str, Any]:
         """The review pack: counts per exemption code, and its hash."""
-        from governance.jobs.sar import prepare_review_for_airflow
+        from governance.jobs.sar_forms import prepare_review_for_airflow
         from governance_airflow.hooks import GovernanceHook
 
         return prepare_review_for_airflow(GovernanceHook().get_settings(), redacted["request_id"])
@@ -195,7 +195,7 @@ def subject_access() -> None:
     @task.short_circuit(trigger_rule="none_failed_min_one_success")
     def record_review(pack: dict[str, Any], **context: Any) -> bool:
         """Record the decision; everything after runs only if the pack is approved."""
-        from governance.jobs.sar import record_airflow_review
+        from governance.jobs.sar_forms import record_airflow_review
         from governance_airflow.hooks import GovernanceHook
 
         response = context["ti"].xcom_pull(task_ids="review_in_airflow")

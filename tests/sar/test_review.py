@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from governance.jobs import sar as jobs
+from governance.jobs import sar_forms as forms
 from governance.sar import package as pkg
 from governance.sar import review
 from governance.sar.register import RequestError
@@ -96,14 +97,14 @@ def test_a_reviewer_can_lift_an_automatic_withholding(settings, request_id) -> N
 
 def test_airflow_approval_of_a_changed_pack_is_sent_back(settings, request_id) -> None:
     rid = request_id
-    pack = jobs.prepare_review_for_airflow(settings, rid)
+    pack = forms.prepare_review_for_airflow(settings, rid)
     assert "| SCH2-P16 |" in pack["markdown"]
     response = {"chosen_options": ["Approve"], "params_input": {"send_back_reason": "other"},
                 "responded_by_user": {"id": "dave", "name": "dave"}}
     stale = {**pack, "pack_hash": "0" * 64}
-    result = jobs.record_airflow_review(settings, stale, response, actor="airflow:subject_access")
+    result = forms.record_airflow_review(settings, stale, response, actor="airflow:subject_access")
     assert result["approved"] is False and result["status"] == "in_progress"
-    result = jobs.record_airflow_review(settings, pack, response, actor="airflow:subject_access")
+    result = forms.record_airflow_review(settings, pack, response, actor="airflow:subject_access")
     assert result["approved"] is True and result["status"] == "approved"
 
 
@@ -155,8 +156,8 @@ def test_while_identity_is_awaited_nothing_is_approved_and_the_clock_stays_stopp
                              actor="test", identity_requested=True)["request_id"]
     jobs.discover_request(settings, rid)
     jobs.redact_request(settings, rid)
-    pack = jobs.prepare_review_for_airflow(settings, rid)
+    pack = forms.prepare_review_for_airflow(settings, rid)
     assert pack["status"] == "awaiting_identity" and "identity or authority not yet confirmed" in pack["blocking"]
     response = {"chosen_options": ["Approve"], "responded_by_user": {"id": "dave", "name": "dave"}}
-    result = jobs.record_airflow_review(settings, pack, response, actor="airflow:subject_access")
+    result = forms.record_airflow_review(settings, pack, response, actor="airflow:subject_access")
     assert result["approved"] is False and result["status"] == "awaiting_identity"
