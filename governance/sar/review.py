@@ -140,6 +140,13 @@ def build_pack(conn: sa.Connection, request_id: str, *, records: list[tuple[str,
     }
 
 
+_LISTED = 200  # records listed by id in the form; all of them in `governance sar review --json` and the preview
+
+
+def _more(items: list) -> list[str]:
+    return [f"- ... and {len(items) - _LISTED} more (`governance sar review --json`)"] if len(items) > _LISTED else []
+
+
 def pack_markdown(pack: dict[str, Any], *, preview_hint: str | None = None) -> str:
     """The pack as a reviewer reads it (Airflow form body, CLI): counts, ids and codes, no record text."""
     lines = [f"**Access request {pack['request_id']}**, deadline {pack['deadline'] or 'clock stopped'}", "",
@@ -154,11 +161,13 @@ def pack_markdown(pack: dict[str, Any], *, preview_hint: str | None = None) -> s
     if pack.get("withheld"):
         lines += ["", "**Proposed for withholding in full** (record, code, rule):", ""]
         lines += [f"- {w['entity']} {w['record_id']}: {', '.join(w['codes'])} ({', '.join(w['rules'])})"
-                  + (" - not mentioned in the bundle at all" if w["silent"] else "") for w in pack["withheld"]]
+                  + (" - not mentioned in the bundle at all" if w["silent"] else "")
+                  for w in pack["withheld"][:_LISTED]] + _more(pack["withheld"])
     if pack.get("needs_decision"):
         lines += ["", "**Flagged as third-party information: needs a decision** (proposed: withhold, "
                   f"{exemption(THIRD_PARTY).reference}):", ""]
-        lines += [f"- {d['entity']} {d['record_id']}" for d in pack["needs_decision"]]
+        lines += [f"- {d['entity']} {d['record_id']}" for d in pack["needs_decision"][:_LISTED]]
+        lines += _more(pack["needs_decision"])
     if pack.get("awaiting"):
         lines += ["", "**Awaiting a second reviewer:**", ""]
         lines += [f"- exemption {a['exemption_id']}: {a['code']} on {a['entity']} {a['record_id']} "
