@@ -34,10 +34,22 @@ encrypts it (AES-256-GCM), stores it and writes the handover files.
 **While the request is open, the subject's cases are held**: the retention
 sweep will not destroy them (DPA 2018 s.173). Delivery or closing releases it.
 
+**The form.** A self-request needs only the subject's person id and the day
+it was received; the *Parent, carer or agent* section is read only for those
+requester kinds (ignored otherwise). To pick up a request lodged on the
+command line, give only its id. A malformed date is refused before the run;
+a missing or contradictory field fails `lodge_request` at once, in one line,
+without retries.
+
 **The review.** The `review_in_airflow` task waits in *Required actions* with
-the review pack: records found, redactions per exemption code, records
-withheld in full, reviewer exemptions awaiting a second reviewer. Choose
-*Approve* or *Send back* (with a reason). Serious-harm (Sch. 3 para 11) and
+the review pack: records found, redactions per exemption code, every record
+withheld in full and why, notes flagged as third-party information that need a
+decision, reviewer exemptions awaiting a second reviewer, and every redaction
+by record, label, code and rule. The text itself is read with
+`governance sar preview --request ID` (the same labels highlight it); record
+text never enters Airflow. Choose *Approve* or *Send back* (with a reason);
+*withhold undecided flagged notes* with *Approve* accepts the proposed
+withholding of the flagged notes not decided on the command line. Serious-harm (Sch. 3 para 11) and
 child-abuse (Sch. 3 Part 5) exemptions are applied with `governance sar exempt`
 and confirmed by a different person with `governance sar confirm`; until then
 the pack cannot be approved. If the pack was already approved on the command
@@ -80,32 +92,63 @@ def _as_of(context: dict[str, Any]) -> str:
     tags=["governance", "subject-access", "records-management"],
     doc_md=DOC_MD,
     params={
-        "request_id": Param("", type="string", description="an already lodged request (leave empty to lodge one)"),
-        "store": Param("default", type="string", description="the case store"),
-        "subject_person_id": Param("", type="string", description="the subject's person id in the store"),
-        "received_on": Param("", type="string", description="day the request was received (YYYY-MM-DD)"),
-        "requester_kind": Param("subject", enum=["subject", "parent_carer", "agent"]),
-        "requester_person_id": Param("", type="string", description="the requester's person id, if in the store"),
-        "parent_basis": Param("", enum=["", "child_authorised", "child_lacks_understanding", "child_best_interest"]),
-        "child_competence": Param("", enum=["", "competent", "not_competent"]),
-        "competence_assessed_by": Param("", type="string"),
-        "competence_assessed_on": Param("", type="string", description="YYYY-MM-DD"),
-        "child_view": Param("", enum=["", "agrees", "objects", "no_view", "unable_to_express"]),
-        "authority_evidence": Param("", enum=["", "written_authority", "lasting_power_of_attorney", "court_order", "other"]),
-        "identity_requested": Param(False, type="boolean", description="identity asked for: the clock waits"),
-        "authority_requested": Param(False, type="boolean", description="an agent's authority asked for: the clock waits"),
+        # A new request needs only subject_person_id and received_on (and the store); everything else is
+        # optional (nullable: an empty field is "not given") and read only for the requester kind it belongs to.
+        "request_id": Param(None, type=["null", "string"], pattern=r"^[a-z0-9][a-z0-9-]{2,62}$",
+                            title="Existing request id",
+                            description="to pick up a request lodged with `governance sar lodge`; leave empty to lodge one"),
+        "store": Param("default", type="string", minLength=1, title="Case store"),
+        "subject_person_id": Param(None, type=["null", "string"], title="Subject's person id",
+                                   description="the subject's person id in the store (needed for a new request)"),
+        "received_on": Param(None, type=["null", "string"], format="date", title="Received on",
+                             description="the day the request was received (needed for a new request)"),
+        "requester_kind": Param("subject", type="string", enum=["subject", "parent_carer", "agent"],
+                                title="Who is asking",
+                                values_display={"subject": "the subject", "parent_carer": "a parent or carer",
+                                                "agent": "an agent with authority"}),
+        "identity_requested": Param(False, type="boolean", title="Identity asked for",
+                                    description="identity asked for: the clock waits until it arrives"),
+        "requester_person_id": Param(None, type=["null", "string"], title="Requester's person id",
+                                     section="Parent, carer or agent", description="if the requester is in the store"),
+        "parent_basis": Param(None, type=["null", "string"], section="Parent, carer or agent",
+                              enum=[None, "child_authorised", "child_lacks_understanding", "child_best_interest"],
+                              description="parent or carer only: why the parent may act for the child"),
+        "child_competence": Param(None, type=["null", "string"], enum=[None, "competent", "not_competent"],
+                                  section="Parent, carer or agent", description="parent or carer only"),
+        "competence_assessed_by": Param(None, type=["null", "string"], section="Parent, carer or agent",
+                                        description="parent or carer only"),
+        "competence_assessed_on": Param(None, type=["null", "string"], format="date",
+                                        section="Parent, carer or agent", description="parent or carer only"),
+        "child_view": Param(None, type=["null", "string"], section="Parent, carer or agent",
+                            enum=[None, "agrees", "objects", "no_view", "unable_to_express"],
+                            description="parent or carer only: the child's view"),
+        "authority_evidence": Param(None, type=["null", "string"], section="Parent, carer or agent",
+                                    enum=[None, "written_authority", "lasting_power_of_attorney", "court_order", "other"],
+                                    description="agent only: what proves the authority"),
+        "authority_requested": Param(False, type="boolean", section="Parent, carer or agent",
+                                     description="parent or agent only: authority asked for, the clock waits"),
     },
     default_args=default_args(owner="records-management"),
 )
 def subject_access() -> None:
     @task
     def lodge_request(**context: Any) -> dict[str, Any]:
-        """Register the request from the form (or find the one named): a hold on the subject's cases."""
-        from governance.jobs.sar import lodge_from_params
+        """Register the request from the form (or find the one named): a hold on the subject's cases.
+
+        Bad input fails this task at once, in one line, without retries (a retry cannot mend a form);
+        a database that is briefly away is retried as usual.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from governance.jobs.sar_forms import lodge_from_params
+        from governance.sar.register import RequestError
         from governance_airflow.hooks import GovernanceHook
 
-        return lodge_from_params(GovernanceHook().get_settings(), dict(context["params"]),
-                                 run_id=context["run_id"], actor=f"airflow:{context['dag'].dag_id}")
+        try:
+            return lodge_from_params(GovernanceHook().get_settings(), dict(context["params"]),
+                                     run_id=context["run_id"], actor=f"airflow:{context['dag'].dag_id}")
+        except RequestError as refused:
+            raise AirflowFailException(f"request refused: {refused}") from None
 
     @task
     def discover(lodged: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +169,7 @@ def subject_access() -> None:
     @task
     def prepare_review(redacted: dict[str, Any]) -> dict[str, Any]:
         """The review pack: counts per exemption code, and its hash."""
-        from governance.jobs.sar import prepare_review_for_airflow
+        from governance.jobs.sar_forms import prepare_review_for_airflow
         from governance_airflow.hooks import GovernanceHook
 
         return prepare_review_for_airflow(GovernanceHook().get_settings(), redacted["request_id"])
@@ -142,13 +185,17 @@ def subject_access() -> None:
         body=_REVIEW_BODY,
         options=["Approve", "Send back"],
         params={"send_back_reason": Param("other", enum=["more_redaction_needed", "over_redacted", "records_missing",
-                                                         "wrong_exemption", "other"])},
+                                                         "wrong_exemption", "other"]),
+                "withhold_undecided_flagged_notes": Param(
+                    False, type="boolean",
+                    description="with Approve: withhold every note flagged as third-party information that is "
+                                "not yet decided (the proposed exemption, as listed above)")},
     )
 
     @task.short_circuit(trigger_rule="none_failed_min_one_success")
     def record_review(pack: dict[str, Any], **context: Any) -> bool:
         """Record the decision; everything after runs only if the pack is approved."""
-        from governance.jobs.sar import record_airflow_review
+        from governance.jobs.sar_forms import record_airflow_review
         from governance_airflow.hooks import GovernanceHook
 
         response = context["ti"].xcom_pull(task_ids="review_in_airflow")

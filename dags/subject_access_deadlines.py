@@ -56,7 +56,8 @@ def _as_of(context: dict[str, Any]) -> str:
     tags=["governance", "subject-access", "records-management"],
     doc_md=DOC_MD,
     params={
-        "as_of": Param("", type="string", description="day to check (YYYY-MM-DD); empty: the run's date"),
+        "as_of": Param(None, type=["null", "string"], format="date",
+                       description="day to check; empty: the run's date"),
         "within_days": Param(7, type="integer", minimum=0, maximum=31),
     },
     default_args=default_args(owner="records-management"),

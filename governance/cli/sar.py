@@ -1,8 +1,10 @@
 """``governance sar``: subject access requests for records management.
 
 Lodge a request, watch its deadline, pause and extend it, review the pack
-(counts per exemption code, the same pack Airflow's review form shows), apply
-reviewer exemptions, approve with ``--approved-by``, then bundle and deliver.
+(counts per exemption code, the same pack Airflow's review form shows), read
+every record as it will go out (``preview``), redact by quoting text, lift by
+label, decide flagged notes (:mod:`governance.cli.sar_review`), approve the
+pack by its hash, then bundle and deliver.
 Output carries identifiers, counts, dates and file paths only; the bundle key
 is written to a 0600 file, never printed.
 """
@@ -18,8 +20,6 @@ from typing import Any
 from governance.cli._common import add_json_flag, emit, iso_date, settings_from
 
 __all__ = ["register"]
-
-
 
 
 def _span(text: str) -> tuple[date, date]:
@@ -91,27 +91,27 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     _sub(sub, "review", "search, redact and show the review pack (counts per exemption code)", run_review)
     p = _sub(sub, "exempt", "apply a reviewer-only exemption to a record or a span of it", run_exempt)
-    p.add_argument("--entity", required=True, choices=("casenote", "document", "sharing_record"))
+    p.add_argument("--entity", required=True, choices=("casenote", "document", "sharing_record", "consent",
+                                                      "access_log"))
     p.add_argument("--record", required=True)
     p.add_argument("--code", required=True, choices=sorted(EXEMPTIONS))
-    p.add_argument("--field", default="*", help="title, body, text or information; * for the whole record")
-    p.add_argument("--start", type=int)
-    p.add_argument("--end", type=int)
+    p.add_argument("--field", default="*", help="* for the whole record (to redact text, use sar redact --quote)")
+    p.add_argument("--start", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--end", type=int, help=argparse.SUPPRESS)
     p.add_argument("--reason", required=True)
     p.add_argument("--by", required=True, help="the reviewer")
     p = _sub(sub, "confirm", "second reviewer's confirmation of a serious-harm or child-abuse exemption", run_confirm,
              request=False)
     p.add_argument("--exemption", type=int, required=True)
     p.add_argument("--by", required=True)
-    p = _sub(sub, "lift", "a reviewer lifts an automatic withholding of one record", run_lift)
-    p.add_argument("--entity", required=True)
-    p.add_argument("--record", required=True)
-    p.add_argument("--code", required=True, choices=sorted(EXEMPTIONS))
-    p.add_argument("--reason", required=True)
-    p.add_argument("--by", required=True)
-    p = _sub(sub, "approve", "approve the current review pack", run_approve)
+    from governance.cli import sar_review
+
+    sar_review.register(sub, _sub)
+    p = _sub(sub, "approve", "approve the review pack you read, by its hash", run_approve)
     p.add_argument("--approved-by", required=True)
-    p.add_argument("--pack-hash", help="the pack hash reviewed (refused if the pack changed since)")
+    p.add_argument("--pack-hash", required=True, help="the pack hash shown by sar review / sar preview")
+    p.add_argument("--withhold-undecided", action="store_true",
+                   help="accept the proposed withholding of every flagged note not yet decided")
     p = _sub(sub, "send-back", "send the pack back for more work", run_send_back)
     p.add_argument("--by", required=True)
     p.add_argument("--reason", choices=SEND_BACK_REASONS, required=True)
@@ -252,21 +252,12 @@ def run_confirm(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_lift(args: argparse.Namespace) -> int:
-    from governance.sar.review import lift_withholding
-
-    with _conn(args) as conn:
-        lift_id = lift_withholding(conn, args.request, entity=args.entity, record_id=args.record, code=args.code,
-                                   reason=args.reason, by=args.by, at=_now())
-    emit(args, {"lift_id": lift_id, "request_id": args.request}, lambda r: f"withholding lifted ({r['lift_id']})")
-    return 0
-
-
 def run_approve(args: argparse.Namespace) -> int:
     from governance.jobs.sar import record_review
 
     result = record_review(settings_from(args), args.request, decision="approved", reviewer=args.approved_by,
-                           seen_hash=args.pack_hash, channel="cli", actor=f"cli:{args.approved_by}")
+                           seen_hash=args.pack_hash, channel="cli", actor=f"cli:{args.approved_by}",
+                           withhold_undecided=args.withhold_undecided)
     emit(args, result, lambda r: f"{r['request_id']}: approved (pack {r['pack_hash'][:16]})")
     return 0
 

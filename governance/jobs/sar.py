@@ -27,12 +27,10 @@ from governance.ledger import Ledger
 from governance.sar import delivery, process, register, review
 from governance.sar.recording import record_once as _record
 from governance.sar.recording import session as _session
-from governance.sar.tables import disclosures, records, reviews
 from governance.state import state_engine
 
 __all__ = ["lodge_request", "discover_request", "redact_request", "prepare_review", "record_review", "build_bundle",
-           "deliver_bundle", "close_request", "check_deadlines", "lodge_from_params", "prepare_review_for_airflow",
-           "record_airflow_review", "CONTROLLER"]
+           "deliver_bundle", "close_request", "check_deadlines", "CONTROLLER"]
 
 log = logging.getLogger("governance.alerts")
 
@@ -65,20 +63,14 @@ def lodge_request(settings: Settings, *, store: str, subject_person_id: str, rec
 
     case_store = CaseStore.open(settings.store(store))
     try:
-        with case_store.engine.connect() as sconn:
-            ids = [subject_person_id] + ([requester["requester_person_id"]] if requester.get("requester_person_id") else [])
-            query = case_store.select("person", ["id", "date_of_birth"]).where(case_store.raw("person", "id").in_(ids))
-            people = {r["id"]: r for r in sconn.execute(query).mappings()}
+        born = process.dates_of_birth(case_store, [subject_person_id, requester.get("requester_person_id")])
     finally:
         case_store.engine.dispose()
-    for pid in ids:
-        if pid not in people:
-            raise register.RequestError(f"store {store} has no person {pid}")
     rid = request_id or register.new_request_id(store, subject_person_id, received_on, salt)
     at = _now()
     with _session(settings) as (ledger, conn):
         row, created = register.lodge(conn, request_id=rid, store=store, subject_person_id=subject_person_id,
-                                      received_on=received_on, at=at, subject_dob=people[subject_person_id]["date_of_birth"],
+                                      received_on=received_on, at=at, subject_dob=born[subject_person_id],
                                       identity_requested=identity_requested, authority_requested=authority_requested,
                                       **requester)
         seq = _record(settings, ledger, conn, tag=f"lodged:{rid}", request_id=rid, actor=actor, action="sar.lodged",
@@ -114,76 +106,91 @@ def redact_request(settings: Settings, request_id: str) -> dict[str, Any]:
     return {"request_id": request_id, "redactions_by_code": summary["by_code"], **summary["records"]}
 
 
-def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
-    """The review pack (counts per exemption code and a hash); ``approved`` if already approved as it stands."""
+def prepare_review(settings: Settings, request_id: str, *, labels: bool = False) -> dict[str, Any]:
+    """The review pack (counts, ids, codes and a hash); ``approved`` if already approved as it stands.
+
+    ``labels``: add ``labels_markdown``, every redaction by record, label, code and rule (no text).
+    """
+    from governance.sar.preview import build_preview, labels_markdown
+
     with _session(settings) as (ledger, conn):
         ws = _workset(settings, ledger, conn, request_id)
         process.check_discovery(conn, request_id, ws)
         pack = process.current_pack(conn, request_id, ws)
-        last = review.latest_decision(conn, request_id)
-        approved = bool(last and last["decision"] == "approved" and last["pack_hash"] == pack["pack_hash"]
-                        and pack["status"] == "approved")
+        if labels:
+            pack["labels_markdown"] = labels_markdown(build_preview(ws, pack))
+        approved = review.approved_pack_hash(conn, request_id) == pack["pack_hash"] and not pack["blocking"]
+        last = review.latest_decision(conn, request_id) if approved else None
         if not approved and pack["status"] in ("received", "in_progress", "approved"):
             register.set_status(conn, request_id, "in_review", _now())
             pack["status"] = "in_review"
     pack["approved"] = approved
-    pack["approved_by_channel"] = last["channel"] if approved and last else None
+    pack["approved_by_channel"] = last["channel"] if last else None
     return pack
 
 
 def record_review(settings: Settings, request_id: str, *, decision: str, reviewer: str, seen_hash: str | None,
-                  channel: str, actor: str, reason_code: str | None = None, stale: str = "raise") -> dict[str, Any]:
-    """Record a reviewer's decision on the current pack.
+                  channel: str, actor: str, reason_code: str | None = None, stale: str = "raise",
+                  withhold_undecided: bool = False) -> dict[str, Any]:
+    """Record a reviewer's decision on the pack the reviewer saw (``seen_hash``: required to approve).
 
-    ``seen_hash``: the pack the reviewer saw (None: the current one, as the CLI
-    shows it). An approval of a pack that has since changed raises, or with
+    An approval of a pack that has since changed raises, or with
     ``stale="send_back"`` (Airflow) is recorded as sent back for another look.
+    ``withhold_undecided``: the approval accepts the proposed withholding of
+    every flagged note not yet decided (as the pack showed them), recorded as
+    the reviewer's decision before the approval.
     """
     with _session(settings) as (ledger, conn):
         ws = _workset(settings, ledger, conn, request_id)
         process.check_discovery(conn, request_id, ws)
         pack = process.current_pack(conn, request_id, ws)
-        seen = seen_hash or pack["pack_hash"]
+        seen = seen_hash if decision == "approved" else (seen_hash or pack["pack_hash"])
+        shown = pack["pack_hash"]
+        if decision == "approved" and withhold_undecided and seen == pack["pack_hash"] and pack["needs_decision"]:
+            at = _now()
+            for flagged in pack["needs_decision"]:
+                review.decide_flagged(conn, request_id, entity=flagged["entity"], record_id=flagged["record_id"],
+                                      withhold=True, reason="proposed withholding accepted at approval",
+                                      by=reviewer, at=at)
+            ws = process.redact_again(conn, ws)
+            pack = process.current_pack(conn, request_id, ws)
+            seen = pack["pack_hash"]  # the same content as shown, with the decisions recorded
         if decision == "approved" and stale == "send_back" and (seen != pack["pack_hash"] or pack["blocking"]):
             decision, reason_code = "sent_back", "other"
         if pack["status"] == "approved" and decision == "approved":
             register.set_status(conn, request_id, "in_review", _now())
         result = review.decide(conn, request_id, pack=pack, seen_hash=seen, decision=decision, reviewer=reviewer,
                                channel=channel, at=_now(), reason_code=reason_code)
-        count = conn.execute(sa.select(sa.func.count()).select_from(reviews)
-                             .where(reviews.c.request_id == request_id)).scalar_one()
         result["ledger_seq"] = _record(
-            settings, ledger, conn, tag=f"review:{request_id}:{count}", request_id=request_id, actor=actor,
-            action="sar.reviewed", reason=f"review pack {decision.replace('_', ' ')}", rule=_RULE,
-            store=ws.request["store"], record_ids=[request_id],
-            counts={f"code.{k}": v for k, v in pack["redactions_by_code"].items()},
-            details={"decision": decision, "reviewer": reviewer, "channel": channel, "pack_hash": seen,
-                     "reason_code": reason_code})
+            settings, ledger, conn, tag=f"review:{request_id}:{review.decision_count(conn, request_id)}",
+            request_id=request_id, actor=actor, action="sar.reviewed",
+            reason=f"review pack {decision.replace('_', ' ')}", rule=_RULE, store=ws.request["store"],
+            record_ids=[request_id], counts={f"code.{k}": v for k, v in pack["redactions_by_code"].items()},
+            details={"decision": decision, "reviewer": reviewer, "channel": channel, "pack_hash": seen or "",
+                     "shown_hash": shown, "reason_code": reason_code})
     result["approved"] = decision == "approved"
     return result
 
 
 def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[str, Any]:
-    """Render, package, encrypt and store the bundle of an approved request."""
+    """Render, package, encrypt and store the bundle of the approved pack, and only of it."""
     from governance.sar.article15 import article15_information
     from governance.sar.export import assemble
     from governance.sar.redaction import summarise
+    from governance.sar.withholding import released_view
     from governance.stores.seeding import open_objects
 
     with _session(settings) as (ledger, conn):
         ws = _workset(settings, ledger, conn, request_id)
-        process.check_discovery(conn, request_id, ws)
+        process.check_discovery(conn, request_id, ws)  # the store as discovered, or refuse
         pack = process.current_pack(conn, request_id, ws)
-        last = review.latest_decision(conn, request_id)
-        if pack["status"] != "approved" or not last or last["pack_hash"] != pack["pack_hash"]:
-            raise register.RequestError(f"request {request_id} has no approval of its current review pack")
-        if pack["blocking"]:
-            raise register.RequestError(f"request {request_id} cannot be disclosed: {'; '.join(pack['blocking'])}")
+        review.require_approval(conn, request_id, pack)  # the pack as approved, or refuse
         schedule = os.environ.get("GOVERNANCE_RETENTION_SCHEDULE") or None
-        a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER),
+        _, counted = released_view(ws.discovery, ws.redactions)  # withheld records count nowhere in the letter
+        a15 = article15_information(counted, controller=settings.extra.get("controller", CONTROLLER),
                                     schedule_path=schedule)
         document = assemble(request=ws.request, deadline=ws.request["deadline"], discovery=ws.discovery,
-                            redactions=ws.redactions, article15=a15, as_of=as_of)
+                            redactions=ws.redactions, article15=a15, as_of=as_of, pack_hash=pack["pack_hash"])
     summary = summarise(ws.redactions)
     counts = {"records": sum(ws.discovery.counts().values()), "withheld_in_full": summary["records"]["withheld_in_full"],
               "redactions": sum(summary["by_code"].values()),
@@ -191,7 +198,8 @@ def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[st
     key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
     package = delivery.make_package(document, key, counts, pack["pack_hash"])
     stored = delivery.store_package(open_objects(settings), package)
-    return {"request_id": request_id, **stored, "key_id": package.key_id, "files": package.files, "counts": counts}
+    return {"request_id": request_id, **stored, "key_id": package.key_id, "files": package.files, "counts": counts,
+            "pack_hash": pack["pack_hash"]}
 
 
 def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: str,
@@ -203,7 +211,7 @@ def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: s
     prefix = f"sar/{request_id}/"
     with _session(settings) as (ledger, conn):
         request = register.get_request(conn, request_id)
-        done = conn.execute(sa.select(disclosures).where(disclosures.c.request_id == request_id)).mappings().first()
+        done = register.disclosure_of(conn, request_id)
         if done is not None:
             return {"request_id": request_id, "already_delivered": True, "package_key": done["package_key"],
                     "ledger_seq": done["ledger_seq"], "status": request["status"]}
@@ -212,8 +220,7 @@ def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: s
         if not objects.exists(prefix + "bundle.enc") or not objects.exists(prefix + "manifest.json"):
             raise register.RequestError(f"request {request_id}: no stored bundle; build it first")
         manifest = json.loads(objects.get(prefix + "manifest.json"))
-        last = review.latest_decision(conn, request_id)
-        if not last or last["decision"] != "approved" or manifest.get("review", {}).get("pack_hash") != last["pack_hash"]:
+        if not review.bundle_is_approved(conn, request_id, manifest.get("review", {}).get("pack_hash")):
             raise register.RequestError(f"request {request_id}: the stored bundle is not the approved one; build it again")
         package = manifest["package"]
         at = _now()
@@ -221,17 +228,15 @@ def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: s
         key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
         handover = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires)
         counts = {k: int(v) for k, v in manifest.get("counts", {}).items()}
-        case_ids = list(conn.execute(sa.select(records.c.record_id).where(
-            records.c.request_id == request_id, records.c.entity == "case")).scalars())
+        case_ids = process.recorded_case_ids(conn, request_id)
         seq = _record(settings, ledger, conn, tag=f"disclosed:{request_id}", request_id=request_id, actor=actor,
                       action="sar.disclosed", reason="subject access request answered: bundle disclosed to the requester",
                       rule=_RULE, store=request["store"], record_ids=[request_id, request["subject_person_id"], *case_ids],
                       counts=counts, details={"package_key": prefix + "bundle.enc", "package_sha256": package["sha256"],
                                               "manifest_sha256": package["manifest_sha256"], "key_id": package["key_id"],
                                               "recipient_kind": request["requester_kind"] or "subject"})
-        conn.execute(disclosures.insert().values(**delivery.disclosure_row(
-            request, manifest, prefix=prefix, expires=expires, ledger_seq=seq, disclosed_on=as_of, at=at)))
-        register.set_status(conn, request_id, "delivered", at)
+        register.record_disclosure(conn, delivery.disclosure_row(
+            request, manifest, prefix=prefix, expires=expires, ledger_seq=seq, disclosed_on=as_of, at=at), at)
     ledger_for_checkpoint = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
     try:
         ledger_for_checkpoint.checkpoint()
@@ -267,44 +272,3 @@ def check_deadlines(settings: Settings, *, as_of: date, within_days: int = 7, al
                     result["as_of"], within_days, result["due_soon"], result["overdue"], result["pending"])
     result["alerted"] = bool(alert and (result["due_soon"] or result["overdue"]))
     return result
-
-
-# -- Airflow forms ------------------------------------------------------------------------
-
-
-def lodge_from_params(settings: Settings, params: dict[str, Any], *, run_id: str, actor: str) -> dict[str, Any]:
-    """The trigger form: an existing ``request_id``, or a new request (its id derived from the run)."""
-    from governance.sar.forms import lodging_from_params
-
-    existing = str(params.get("request_id") or "").strip()
-    if existing:
-        with state_engine(settings).connect() as conn:
-            row = register.get_request(conn, existing)
-        return {"request_id": existing, "created": False, "status": row["status"], "store": row["store"],
-                "deadline": row["deadline"].isoformat() if row["deadline"] else None}
-    return lodge_request(settings, actor=actor, salt=run_id, **lodging_from_params(params))
-
-
-def prepare_review_for_airflow(settings: Settings, request_id: str) -> dict[str, Any]:
-    """:func:`prepare_review` plus the pack as the review form shows it (counts only)."""
-    from governance.sar.review import pack_markdown
-
-    pack = prepare_review(settings, request_id)
-    pack["markdown"] = pack_markdown(pack)
-    return pack
-
-
-def record_airflow_review(settings: Settings, pack: dict[str, Any], response: dict[str, Any] | None, *,
-                          actor: str) -> dict[str, Any]:
-    """The review form's answer, recorded; a pack approved earlier on the command line passes as it is."""
-    from governance.sar.forms import decision_from_response
-
-    decided = decision_from_response(response)
-    if decided is None:
-        if not pack.get("approved"):
-            raise register.RequestError(f"request {pack['request_id']}: no review response and no earlier approval")
-        return {"request_id": pack["request_id"], "approved": True, "decision": "approved", "channel": "cli"}
-    decision, reviewer, reason = decided
-    return record_review(settings, pack["request_id"], decision=decision, reviewer=reviewer,
-                         seen_hash=pack["pack_hash"], channel="airflow", actor=actor, reason_code=reason,
-                         stale="send_back")

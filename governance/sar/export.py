@@ -3,8 +3,10 @@
 Both the PDF and the JSON export are made from this document, so they say the
 same thing. A redacted span becomes a segment carrying only its exemption code
 (the box in the PDF, ``[REDACTED CODE]`` in the flat text); a withheld record
-keeps its place, date and kind, and says which code withholds it. A box is as
-wide as its label, never as the text it hides, so lengths do not leak.
+keeps its place, date and kind, and says which code withholds it, and nothing
+else of itself (no details, no title, no text); a record withheld under a
+silent code is not there at all (see :mod:`governance.sar.withholding`). A
+box is as wide as its label, never as the text it hides, so lengths do not leak.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from governance.sar.discovery import Discovery, Record
 from governance.sar.exemptions import exemption
 from governance.sar.redaction import Redaction
+from governance.sar.withholding import released_view, withheld_codes
 
 __all__ = ["FORMAT", "SECTIONS", "assemble", "segments", "flatten"]
 
@@ -66,7 +69,10 @@ def flatten(parts: list[dict[str, str]]) -> str:
 
 
 def _record(record: Record, redactions: list[Redaction], names: dict[str, str], subject_id: str) -> dict[str, Any]:
-    withheld = sorted({r.code for r in redactions if r.withholds})
+    withheld = withheld_codes(redactions)
+    if withheld:  # nothing of the record but its place: kind, date, the code
+        return {"entity": record.entity, "id": record.record_id, "case_id": record.case_id, "date": record.on,
+                "details": {}, "withheld": withheld, "fields": {}}
     details = {k: record.meta.get(k) for k in _DETAILS.get(record.entity, ()) if record.meta.get(k) not in (None, "", [])}
     if record.entity == "casenote" and record.meta.get("author_id"):
         details["author"] = names.get(record.meta["author_id"], record.meta["author_id"])
@@ -77,11 +83,10 @@ def _record(record: Record, redactions: list[Redaction], names: dict[str, str], 
         details["content"] = ("not text: provided separately after review" if record.meta["content"] == "binary"
                               else "the file could not be found in storage")
     out: dict[str, Any] = {"entity": record.entity, "id": record.record_id, "case_id": record.case_id,
-                           "date": record.on, "details": details, "withheld": withheld or None, "fields": {}}
-    if not withheld:
-        for name, text in record.fields.items():
-            parts = segments(text, [r for r in redactions if r.field == name])
-            out["fields"][name] = {"segments": parts, "text": flatten(parts)}
+                           "date": record.on, "details": details, "withheld": None, "fields": {}}
+    for name, text in record.fields.items():
+        parts = segments(text, [r for r in redactions if r.field == name])
+        out["fields"][name] = {"segments": parts, "text": flatten(parts)}
     return out
 
 
@@ -97,8 +102,9 @@ def _ordered(discovery: Discovery, entities: tuple[str, ...]) -> list[Record]:
 
 def assemble(*, request: dict[str, Any], deadline: date | None, discovery: Discovery,
              redactions: dict[tuple[str, str], list[Redaction]], article15: dict[str, Any],
-             as_of: date) -> dict[str, Any]:
-    """The whole bundle as one JSON-able document."""
+             as_of: date, pack_hash: str | None = None) -> dict[str, Any]:
+    """The whole bundle as one JSON-able document; silently withheld records are left out."""
+    discovery, _ = released_view(discovery, redactions)
     names = {p["id"]: f"{p.get('given_name') or ''} {p.get('family_name') or ''}".strip() for p in discovery.professionals}
     names.update({p["id"]: _ROLE_LABEL.get(p.get("role"), "another person") for p in discovery.people})
     subject_id = request["subject_person_id"]
@@ -107,18 +113,22 @@ def assemble(*, request: dict[str, Any], deadline: date | None, discovery: Disco
     for title, entities in SECTIONS:
         items = [_record(r, redactions.get(r.key, []), names, subject_id) for r in _ordered(discovery, entities)]
         sections.append({"title": title, "entities": list(entities), "records": items})
-    for found in redactions.values():
-        used.update(r.code for r in found)
+        for item in items:  # the legend explains the codes the requester sees, and no other
+            used.update(item["withheld"] or ())
+            used.update(p["code"] for f in item["fields"].values() for p in f["segments"] if "code" in p)
     return {
         "format": FORMAT,
         "request": {"request_id": request["request_id"], "store": request["store"], "subject_person_id": subject_id,
                     "received_on": request["received_on"].isoformat(),
                     "deadline": deadline.isoformat() if deadline else None, "prepared_on": as_of.isoformat(),
-                    "requester_kind": request.get("requester_kind") or "subject"},
+                    "requester_kind": request.get("requester_kind") or "subject",
+                    "review_pack": pack_hash},  # the approved review pack this bundle renders
         "article15": article15,
         "sections": sections,
         "exemptions": {code: {"reference": exemption(code).reference, "meaning": exemption(code).description}
                        for code in sorted(used)},
-        "search": [{"source": e.source, "target": e.target, "criterion": e.criterion, "found": e.found, "note": e.note}
+        # Where we looked, without how many rows each place gave: a count could disclose a
+        # silently withheld record. The counts stay in the controller's search log (sar_searches).
+        "search": [{"source": e.source, "target": e.target, "criterion": e.criterion, "note": e.note}
                    for e in discovery.searches],
     }

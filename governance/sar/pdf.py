@@ -29,6 +29,7 @@ _LINE = 13.0
 _SIZE = 9.5
 _BOX_SIZE = 7.0
 _GREY = HexColor("#555555")
+_UNLABELLED = ("title", "body", "text")  # a record's own text; other fields (purpose, reason...) are named
 
 
 def _fonts() -> tuple[str, str]:
@@ -234,11 +235,12 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
                 w.text([{"t": "Withheld in full: "}] + [{"code": c} for c in record["withheld"]], indent=8)
             for name, field in record["fields"].items():
                 if field["segments"]:
-                    w.text(field["segments"], indent=8, bold=(name == "title"))
+                    label = [] if name in _UNLABELLED else [{"t": f"{name.replace('_', ' ')}: "}]
+                    w.text(label + field["segments"], indent=8, bold=(name == "title"))
             w.space(0.4)
     w.heading("Where we searched", 11)
     for entry in doc["search"]:
         note = f" ({entry['note']})" if entry["note"] else ""
-        w.text(f"- {entry['source']}: {entry['target']}: {entry['criterion']}: {entry['found']} found{note}", indent=8,
+        w.text(f"- {entry['source']}: {entry['target']}: {entry['criterion']}{note}", indent=8,
                size=8)
     return w.finish()

@@ -25,10 +25,14 @@ from governance.sar.register import RequestError, age_on, get_request
 from governance.sar.tables import records, redactions, searches
 
 __all__ = ["Workset", "build_workset", "save_discovery", "check_discovery", "save_redactions", "current_pack",
-           "STORE_ENTITIES"]
+           "recorded_case_ids", "dates_of_birth", "redact_again", "STORE_ENTITIES"]
 
 # Entities read from the case store: what discovery must find again unchanged.
 STORE_ENTITIES = ("person", "case", "casenote", "document", "consent", "sharing_record", "access_log")
+# Free text written about a share or an access, beyond the record's main text: redacted like it, not shown
+# as a plain detail (a purpose or a reason can name a neighbour, an ex-partner, an informant).
+FREE_TEXT_DETAILS = {"sharing_record": ("purpose", "decision_maker", "not_informed_reason"),
+                     "access_log": ("accessed_by", "reason")}
 
 
 @dataclass
@@ -65,11 +69,27 @@ def build_workset(settings: Settings, conn: sa.Connection, request_id: str, *, s
         raise RequestError(f"request {request_id} is for store {request['store']}, not {store.name}")
     found = discover(store, objects, request["subject_person_id"], ledger_engine=ledger_engine,
                      research=research_lookup(settings, store.name))
+    _free_text_as_fields(found)
     people = KnownPeople(found.subject, found.people, found.professionals,
                          requester_person_id=request.get("requester_person_id"))
-    reviewer, lifted, waiting = review_mod.reviewer_redactions(conn, request_id)
-    result = redact_records(found.records, RedactionContext(people), reviewer=reviewer, lifted=lifted)
-    return Workset(request, found, people, result, waiting)
+    return redact_again(conn, Workset(request, found, people, {}, 0))
+
+
+def redact_again(conn: sa.Connection, ws: Workset) -> Workset:
+    """The working set with the reviewer's decisions as they stand now (the store is not read again)."""
+    decisions = review_mod.reviewer_redactions(conn, ws.request["request_id"])
+    result = redact_records(ws.discovery.records, RedactionContext(ws.people), reviewer=decisions.applied,
+                            lifted=decisions.lifted, lifted_spans=decisions.lifted_spans)
+    return Workset(ws.request, ws.discovery, ws.people, result, decisions.waiting)
+
+
+def _free_text_as_fields(found: Discovery) -> None:
+    """Move the free-text details of shares and accesses into the fields the redaction rules read."""
+    for record in found.records:
+        for name in FREE_TEXT_DETAILS.get(record.entity, ()):
+            value = record.meta.pop(name, None)
+            if isinstance(value, str) and value.strip():
+                record.fields[name] = value
 
 
 def save_discovery(conn: sa.Connection, request_id: str, ws: Workset, at: datetime) -> None:
@@ -115,3 +135,21 @@ def current_pack(conn: sa.Connection, request_id: str, ws: Workset) -> dict[str,
     counts = {k: v for k, v in ws.discovery.counts().items()}
     return review_mod.build_pack(conn, request_id, records=ws.store_records(), counts=counts, result=ws.redactions,
                                  flags=ws.flags())
+
+
+def recorded_case_ids(conn: sa.Connection, request_id: str) -> list[str]:
+    """The subject's cases as discovery recorded them (for the disclosure's ledger entry)."""
+    query = sa.select(records.c.record_id).where(records.c.request_id == request_id, records.c.entity == "case")
+    return list(conn.execute(query).scalars())
+
+
+def dates_of_birth(store: Any, person_ids: list[str | None]) -> dict[str, date | None]:
+    """Date of birth of each named person (subject, requester); refused if the store has no such person."""
+    ids = [p for p in person_ids if p]
+    with store.engine.connect() as conn:
+        query = store.select("person", ["id", "date_of_birth"]).where(store.raw("person", "id").in_(ids))
+        found = {r["id"]: r["date_of_birth"] for r in conn.execute(query).mappings()}
+    for pid in ids:
+        if pid not in found:
+            raise RequestError(f"store {store.name} has no person {pid}")
+    return found

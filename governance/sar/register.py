@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from governance.errors import GovernanceError
 from governance.sar.deadlines import Deadline, calculate_deadline
-from governance.sar.tables import CLOSED_STATUSES, PENDING_STATUSES, pauses, records, requests
+from governance.sar.tables import CLOSED_STATUSES, PENDING_STATUSES, disclosures, pauses, records, requests
 
 __all__ = [
     "RequestError",
@@ -44,6 +44,9 @@ __all__ = [
     "list_requests",
     "due_soon",
     "age_on",
+    "check_requester",
+    "disclosure_of",
+    "record_disclosure",
 ]
 
 REQUESTER_KINDS = ("subject", "parent_carer", "agent")
@@ -70,7 +73,7 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def _check_requester(kind: str, fields: dict[str, Any], subject_dob: date | None, received_on: date) -> None:
+def check_requester(kind: str, fields: dict[str, Any], subject_dob: date | None, received_on: date) -> None:
     if kind not in REQUESTER_KINDS:
         raise RequestError(f"requester kind {kind!r} is not one of {', '.join(REQUESTER_KINDS)}")
     if kind == "parent_carer":
@@ -129,7 +132,7 @@ def lodge(
     if unknown:
         raise RequestError(f"unknown request field(s): {', '.join(sorted(unknown))}")
     fields = {k: v for k, v in requester.items() if v not in (None, "")}
-    _check_requester(requester_kind, fields, subject_dob, received_on)
+    check_requester(requester_kind, fields, subject_dob, received_on)
     if authority_requested and requester_kind == "subject":
         raise RequestError("authority is awaited only for a parent's or an agent's request")
     status = "awaiting_identity" if identity_requested or authority_requested else "received"
@@ -280,3 +283,15 @@ def due_soon(conn: sa.Connection, as_of: date, within_days: int = 7) -> dict[str
         "due_soon_ids": soon,
         "overdue_ids": overdue,
     }
+
+
+def disclosure_of(conn: sa.Connection, request_id: str) -> dict[str, Any] | None:
+    """The request's disclosure (``sar_disclosures``), if it was delivered."""
+    row = conn.execute(sa.select(disclosures).where(disclosures.c.request_id == request_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def record_disclosure(conn: sa.Connection, row: dict[str, Any], at: datetime) -> None:
+    """Record the disclosure and mark the request delivered: the hold is released."""
+    conn.execute(disclosures.insert().values(**row))
+    set_status(conn, row["request_id"], "delivered", at)

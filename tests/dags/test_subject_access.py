@@ -76,11 +76,18 @@ def _no_canaries(value: Any, canaries: list[str]) -> None:
 
 def _answer(option: str, reason: str = "other"):
     def answer(detail: dict[str, Any]):
-        return [option], {"send_back_reason": reason}
+        # With Approve: the flagged notes nobody decided stay withheld, as the form listed them.
+        return [option], {"send_back_reason": reason, "withhold_undecided_flagged_notes": option == "Approve"}
     return answer
 
 
-LODGE = {"store": "default", "subject_person_id": SUBJECT, "received_on": "2026-06-01"}
+def _form(dag, **filled: Any) -> dict[str, Any]:
+    """What the trigger form submits: every field, empty ones as null, with ``filled`` typed in."""
+    return {**{name: dag.params[name] for name in dag.params}, **filled}
+
+
+# A self-request needs only these two fields (and the store, which defaults).
+LODGE = {"subject_person_id": SUBJECT, "received_on": "2026-06-01"}
 
 
 def test_request_is_lodged_reviewed_in_airflow_and_delivered(airflow_db, dagbag, governance_home, caplog) -> None:
@@ -88,7 +95,7 @@ def test_request_is_lodged_reviewed_in_airflow_and_delivered(airflow_db, dagbag,
     dag = dagbag.dags[DAG_ID]
 
     with caplog.at_level(logging.INFO), Responder(DAG_ID, "reviewer.alice", _answer("Approve")) as responder:
-        dag_run = dag.test(run_conf=LODGE)
+        dag_run = dag.test(run_conf=_form(dag, **LODGE))  # lodged from the form, as a self-request
 
     assert not responder.errors, responder.errors
     assert str(dag_run.state) == "success", _states(dag_run)
@@ -97,6 +104,7 @@ def test_request_is_lodged_reviewed_in_airflow_and_delivered(airflow_db, dagbag,
     # The form showed counts per exemption code, and nothing personal.
     form = responder.answered[0]
     assert "SCH2-P16" in form["body"] and "exemption code" in form["body"]
+    assert "needs a decision" in form["body"] and "third_party_information_flag" in form["body"]
     _no_canaries(form["body"], canaries)
     _no_canaries(form["subject"], canaries)
 
@@ -139,7 +147,7 @@ def test_send_back_stops_before_the_bundle(airflow_db, dagbag, governance_home) 
     dag = dagbag.dags[DAG_ID]
 
     with Responder(DAG_ID, "reviewer.bob", _answer("Send back", "more_redaction_needed")) as responder:
-        dag_run = dag.test(run_conf=LODGE)
+        dag_run = dag.test(run_conf=_form(dag, **LODGE))
 
     assert not responder.errors, responder.errors
     assert str(dag_run.state) == "success", _states(dag_run)
@@ -166,7 +174,8 @@ def test_a_pack_approved_on_the_command_line_skips_the_form(airflow_db, dagbag, 
     jobs.redact_request(settings, request_id)
     pack = jobs.prepare_review(settings, request_id)
     jobs.record_review(settings, request_id, decision="approved", reviewer="records.manager",
-                       seen_hash=pack["pack_hash"], channel="cli", actor="cli:records.manager")
+                       seen_hash=pack["pack_hash"], channel="cli", actor="cli:records.manager",
+                       withhold_undecided=True)
     dag = dagbag.dags[DAG_ID]
 
     dag_run = dag.test(run_conf={"request_id": request_id})
@@ -176,6 +185,38 @@ def test_a_pack_approved_on_the_command_line_skips_the_form(airflow_db, dagbag, 
     assert states["review_in_airflow"] == "skipped"
     assert states["deliver"] == "success"
     assert _xcoms(dag_run)["deliver.return_value"]["request_id"] == request_id
+
+
+def test_the_form_refuses_bad_input_before_the_run_or_in_its_first_task(airflow_db, dagbag, governance_home) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = dagbag.dags[DAG_ID]
+    # What the form's schema can say is refused before a run exists: a malformed date, an unknown kind.
+    def validate(conf: dict[str, Any]) -> None:  # as the trigger endpoint does: params merged with conf, validated
+        import copy
+
+        params = copy.deepcopy(dag.params)
+        params.update(conf)
+        params.validate()
+
+    for bad in ({"received_on": "01/06/2026"}, {"requester_kind": "neighbour"}, {"request_id": "SAR 1"}):
+        with pytest.raises(ParamValidationError):
+            validate(_form(dag, **{**LODGE, **bad}))
+    validate(_form(dag, **LODGE))  # the self-request as typed: valid
+
+    # What it cannot (a parent's request without the child's view) fails the first task once, in one line.
+    dag_run = dag.test(run_conf=_form(dag, **LODGE, requester_kind="parent_carer", parent_basis="child_best_interest"))
+    states = _states(dag_run)
+    assert states["lodge_request"] == "failed" and states["discover"] == "upstream_failed"
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tries = session.scalar(sa.select(TaskInstance.try_number).where(
+            TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run.run_id,
+            TaskInstance.task_id == "lodge_request"))
+    assert tries == 1  # no retries
+    assert not (governance_home / "stores").exists()  # refused before the store was opened: nothing lodged
 
 
 def test_daily_deadline_check_alerts_with_counts_only(airflow_db, dagbag, governance_home, caplog) -> None:

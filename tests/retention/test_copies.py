@@ -28,7 +28,7 @@ def _delivered_request(settings) -> str:
     sar_jobs.redact_request(settings, rid)
     pack = sar_jobs.prepare_review(settings, rid)
     sar_jobs.record_review(settings, rid, decision="approved", reviewer="reviewer.one", seen_hash=pack["pack_hash"],
-                           channel="cli", actor="cli:reviewer.one")
+                           channel="cli", actor="cli:reviewer.one", withhold_undecided=True)  # flagged notes held
     sar_jobs.build_bundle(settings, rid, as_of=date(2026, 6, 20))
     sar_jobs.deliver_bundle(settings, rid, as_of=date(2026, 6, 20), actor="test")
     return rid

@@ -30,7 +30,7 @@ from governance.state import state_engine
 from governance.stores.seeding import open_objects, seed_store
 from governance.stores.store import open_store
 
-from tests.sar.conftest import make_settings
+from tests.sar.conftest import make_settings, release_flagged
 
 SUBJECT = "P000000000"
 
@@ -63,6 +63,7 @@ def _answer(settings, as_of=date(2026, 6, 20)) -> tuple[str, dict, dict]:
                                 actor="test")
     rid = lodged["request_id"]
     results = {"lodge": lodged, "discover": jobs.discover_request(settings, rid), "redact": jobs.redact_request(settings, rid)}
+    release_flagged(settings, rid)
     pack = jobs.prepare_review(settings, rid)
     results["review"] = jobs.record_review(settings, rid, decision="approved", reviewer="reviewer.one",
                                            seen_hash=pack["pack_hash"], channel="cli", actor="cli:reviewer.one")

@@ -25,11 +25,16 @@ def test_lodge_review_exempt_confirm_approve_bundle_open(sqlite_settings, cli, c
     assert code == 0 and "| SCH2-P16 |" in out and "Pack hash" in out
     code, out, _ = run("review", "--request", rid, "--json")
     pack = json.loads(out)
+    assert pack["needs_decision"]  # notes flagged as third-party information: held for a decision
     note = f"{'C00000000'}-N000"
     code, out, _ = run("exempt", "--request", rid, "--entity", "casenote", "--record", note, "--code", "SCH3-PT5",
                        "--reason", "child abuse data", "--by", "alice", "--json")
     exemption = json.loads(out)["exemption_id"]
     code, _, err = run("approve", "--request", rid, "--approved-by", "carol")
+    assert code == 2 and "--pack-hash" in err  # an approval names the pack it approves
+    code, out, _ = run("review", "--request", rid, "--json")
+    code, _, err = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash",
+                       json.loads(out)["pack_hash"], "--withhold-undecided")
     assert code == 2 and err.strip().startswith("governance: error:") and "second reviewer" in err
     assert len(err.strip().splitlines()) == 1
     code, _, err = run("confirm", "--exemption", str(exemption), "--by", "alice")
@@ -37,7 +42,9 @@ def test_lodge_review_exempt_confirm_approve_bundle_open(sqlite_settings, cli, c
     assert run("confirm", "--exemption", str(exemption), "--by", "bob")[0] == 0
     code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack["pack_hash"])
     assert code == 2  # the pack changed since it was reviewed
-    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--json")
+    code, out, _ = run("review", "--request", rid, "--json")
+    code, out, _ = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash",
+                       json.loads(out)["pack_hash"], "--withhold-undecided", "--json")
     assert code == 0 and json.loads(out)["status"] == "approved"
 
     code, out, _ = run("bundle", "--request", rid, "--as-of", "2026-06-20", "--json")
@@ -84,3 +91,44 @@ def test_pauses_extension_close_and_errors(sqlite_settings, cli, capsys) -> None
         assert "Traceback" not in err
     code, _, err = run("deadline", "--received", "2026-02-30")
     assert code == 2 and "not a date in YYYY-MM-DD form" in err
+
+
+def test_the_reviewer_reads_redacts_lifts_and_decides_on_the_command_line(sqlite_settings, cli, capsys, tmp_path) -> None:
+    from tests.sar.test_withheld_everywhere import SUBJECT as HAND_SUBJECT
+    from tests.sar.test_withheld_everywhere import _seed
+
+    settings = sqlite_settings
+    _seed(settings)  # the hand-written children-in-need file
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+    rid = json.loads(run("lodge", "--subject", HAND_SUBJECT, "--received", "2026-06-01", "--json")[1])["request_id"]
+    assert run("review", "--request", rid)[0] == 0
+
+    code, out, _ = run("preview", "--request", rid, "--html", str(tmp_path / "preview.html"))
+    assert code == 0 and "[needs_decision]" in out and "SCH2-P16 known_person_name: Leanne Whitmore]]" in out
+    assert (tmp_path / "preview.html").stat().st_mode & 0o077 == 0 and "<mark" in (tmp_path / "preview.html").read_text()
+
+    code, out, _ = run("redact", "--request", rid, "--record", "CN-101", "--quote", "GCSE options", "--code",
+                       "SCH2-P16", "--reason", "identifies the year group", "--by", "alice", "--json")
+    assert code == 0 and json.loads(out)["label"].startswith("M")
+    code, _, err = run("redact", "--request", rid, "--record", "CN-101", "--quote", "Jade", "--code", "SCH2-P16",
+                       "--reason", "x", "--by", "alice")
+    assert code == 2 and "occurs 2 times" in err and len(err.strip().splitlines()) == 1
+    label = next(p["label"] for r in json.loads(run("preview", "--request", rid, "--json")[1])["records"]
+                 if r["record_id"] == "CN-101" for p in r["fields"]["body"] if p.get("rule") == "known_person_name")
+    code, out, _ = run("lift", "--request", rid, "--label", label, "--reason", "she asked for her own mum's name",
+                       "--by", "alice")
+    assert code == 0 and "new pack hash" in out
+    code, _, err = run("lift", "--request", rid, "--label", "R-00000000", "--reason", "x", "--by", "alice")
+    assert code == 2 and "no redaction labelled" in err
+    code, out, _ = run("decide", "--request", rid, "--record", "CN-102", "--withhold", "--reason",
+                       "the informant is identifiable from the account", "--by", "alice", "--json")
+    assert code == 0 and json.loads(out)["decision"] == "withhold"
+    code, out, _ = run("exempt", "--request", rid, "--entity", "access_log", "--record", "HA-QUOLLCANARY",
+                       "--code", "SCH3-P11", "--reason", "serious harm", "--by", "alice", "--json")
+    code, out, _ = run("awaiting", "--json")
+    assert [a["record_id"] for a in json.loads(out)["awaiting"]] == ["HA-QUOLLCANARY"]
+
+    pack = json.loads(run("review", "--request", rid, "--json")[1])
+    assert not pack["needs_decision"] and "awaiting a second reviewer" in " ".join(pack["blocking"])
+    code, _, err = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack["pack_hash"])
+    assert code == 2 and "second reviewer" in err

@@ -6,7 +6,9 @@ Order of decisions for one record:
    documents), less any the reviewer lifted; a withheld record keeps only its
    withholdings (its text is not shown, so spans inside it mean nothing);
 2. otherwise the span rules, less spans inside a professional's name (acting
-   in role: not redacted), merged where they overlap;
+   in role: not redacted), less spans inside a span a reviewer lifted (quoted
+   as shown in the preview: a merged span lifts every rule's span within it),
+   merged where they overlap;
 3. the reviewer's own exemptions (serious harm, child abuse, court data,
    privilege...), whole-record or span, added last and winning any overlap.
 """
@@ -55,12 +57,20 @@ def redact_records(
     rules: Sequence[RedactionRule] | None = None,
     reviewer: Sequence[Redaction] = (),
     lifted: Iterable[tuple[str, str, str]] = (),
+    lifted_spans: Iterable[tuple[str, str, str, int, int]] = (),
 ) -> dict[tuple[str, str], list[Redaction]]:
-    """Redactions per record key ``(entity, record_id)``; records without any are absent."""
+    """Redactions per record key ``(entity, record_id)``; records without any are absent.
+
+    ``lifted``: (entity, record id, code) withholdings a reviewer lifted;
+    ``lifted_spans``: (entity, record id, field, start, end) spans a reviewer lifted.
+    """
     rules = list(rules) if rules is not None else default_rules()
     whole = [r for r in rules if r.whole_record]
     spans = [r for r in rules if not r.whole_record]
     lifted_set = set(lifted)
+    unredacted: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+    for entity, record_id, field, start, end in lifted_spans:
+        unredacted.setdefault((entity, record_id), []).append((field, start, end))
     by_record: dict[tuple[str, str], list[Redaction]] = {}
     for r in reviewer:
         by_record.setdefault((r.entity, r.record_id), []).append(r)
@@ -75,8 +85,10 @@ def redact_records(
             continue
         found = [s for rule in spans for s in rule.apply(record, context)] if record.fields else []
         guard = _protected(record, context)
+        released = unredacted.get(record.key, [])
         found = [s for s in found
-                 if not any(a <= s.start and s.end <= b for a, b in guard.get(s.field, ()))]
+                 if not any(a <= s.start and s.end <= b for a, b in guard.get(s.field, ()))
+                 and not any(f == s.field and a <= s.start and s.end <= b for f, a, b in released)]
         merged = merge_spans(found + manual)
         if merged:
             out[record.key] = merged
