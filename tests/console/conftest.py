@@ -42,14 +42,29 @@ ROLES = {"ig": "admin", "records_management": "user", "auditor": "viewer"}  # co
 
 
 @pytest.fixture(scope="session")
-def scenario(tmp_path_factory: pytest.TempPathFactory):
-    from tests.console.scenario import build
-
-    return build(tmp_path_factory.mktemp("console") / "var")
+def scenario_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("console") / "var"
 
 
 @pytest.fixture(scope="session")
-def console(scenario):
+def scenario(scenario_home: Path):
+    from tests.console.scenario import build
+
+    return build(scenario_home)
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata() -> str:
+    """Airflow's metadata database in the private AIRFLOW_HOME, created once (its URL)."""
+    pytest.importorskip("airflow")
+    from airflow.utils.db import initdb
+
+    initdb()
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture(scope="session")
+def console(scenario, airflow_metadata):
     """(TestClient on the console mounted at /governance as the API server mounts it, token maker)."""
     pytest.importorskip("airflow")
     from fastapi import FastAPI
@@ -57,10 +72,8 @@ def console(scenario):
 
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.utils.db import initdb
     from tests.console.scenario import env_for
 
-    initdb()
     manager = create_auth_manager()
     manager.init()
     with pytest.MonkeyPatch.context() as patch:

@@ -131,6 +131,7 @@ def may_see(user: ConsoleUser, page: str) -> bool:
 def require(page: str, *, write: bool = False):
     """FastAPI dependency: the user, if they may read (or, with ``write``, change) ``page``."""
     async def dependency(request: Request, user: ConsoleUser = Depends(current_user)) -> ConsoleUser:
+        request.state.console_user = user  # an error page still shows who is asking and their pages
         allowed = user.may_write(page) if write else user.may_read(page)
         if not allowed:
             verb = "change" if write else "see"
@@ -139,7 +140,6 @@ def require(page: str, *, write: bool = False):
                                        f"may not {verb} {PAGE_TITLES[page]}")
         if write:
             _same_origin(request)
-        request.state.console_user = user
         return user
 
     return dependency
