@@ -182,7 +182,10 @@ def test_ig_places_and_lifts_a_hold_and_resolves_a_finding(browser, airflow_serv
         assert page.locator("#findings tr", has_text=key).count() == 0
         _shot(page, "quality-finding-resolved")
         page.get_by_role("link", name="Data Docs for default").click()
-        assert "default" in page.url and "datadocs" in page.url
+        assert page.locator("#datadocs-pages tr").count() > 2
+        page.locator("#datadocs-pages a").first.click()
+        page.wait_for_load_state()
+        assert "/datadocs/default/" in page.url and page.locator("table").count() > 0
         _shot(page, "data-docs")
     finally:
         context.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -223,6 +224,13 @@ def test_no_personal_data_outside_a_requests_own_pages_nor_in_the_log(console, s
         seen[f"certificate {kind}"] = client.get(f"/governance/retention/certificates/{scenario.certified_batch}.{kind}",
                                                  headers=token("auditor")).content.decode("latin-1")
     seen["data docs"] = client.get("/governance/quality/datadocs/default/index.html", headers=token("ig")).text
+    listing = client.get("/governance/quality/datadocs/default/", headers=token("ig"))
+    seen["data docs pages"] = listing.text
+    for path in re.findall(r'href="/governance/quality/datadocs/default/([^"]+\.html)"', listing.text)[:6]:
+        page = client.get(f"/governance/quality/datadocs/default/{path}", headers=token("ig"))
+        assert page.status_code == 200 and not re.search(r"<(script|link)\b[^>]*(src|href)=[\"']?(https?:)?//", page.text)
+        assert "script-src 'none'" in page.headers["content-security-policy"]
+        seen[f"data docs {path}"] = page.text
     for filt in ("?action=sar.lodged", "?since=2026-01-01&until=2030-01-01"):
         seen[f"ledger {filt}"] = client.get(f"/governance/ledger{filt}", headers=token("auditor")).text
     assert all(len(text) > 500 for text in seen.values())

@@ -23,7 +23,7 @@ from typing import Any, Callable, Hashable, TypeVar
 from governance.config import Settings
 
 __all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "audit_log", "SETTINGS_SECONDS",
-           "ledger", "case_store", "state", "objects", "ledger_head"]
+           "ledger", "case_store", "state", "objects", "ledger_head", "latest", "refresh"]
 
 SETTINGS_SECONDS = 30.0
 T = TypeVar("T")
@@ -85,6 +85,63 @@ def cached(key: Hashable, seconds: float, compute: Callable[[], T]) -> T:
 def forget_cache() -> None:
     with _lock:
         _cache.clear()
+        _latest.clear()
+
+
+# -- slow views (the retention forecast over every case): stale while they are recomputed ---------
+_latest: dict[Hashable, tuple[Hashable, float, Any]] = {}
+_computing: dict[Hashable, threading.Lock] = {}
+
+
+def _compute_into(name: Hashable, version: Hashable, compute: Callable[[], T]) -> T:
+    with _lock:
+        guard = _computing.setdefault(name, threading.Lock())
+    with guard:  # one computation per view at a time; a waiter then finds it done
+        with _lock:
+            hit = _latest.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[2]
+        value = compute()
+        with _lock:
+            _latest[name] = (version, time.monotonic(), value)
+        return value
+
+
+def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], T]) -> tuple[T, bool]:
+    """(value, current) of a slow view identified by ``name``, valid while ``version`` holds.
+
+    Nothing computed yet: computed now (the one slow request). Computed for an
+    older version (or more than ``seconds`` ago): that value is returned at
+    once, marked not current, and a background thread recomputes it, so a page
+    never waits seconds because somebody placed a hold.
+    """
+    with _lock:
+        hit = _latest.get(name)
+    if hit is None:
+        return _compute_into(name, version, compute), True
+    if hit[0] == version and time.monotonic() - hit[1] < seconds:
+        return hit[2], True
+    refresh(name, version, compute)
+    return hit[2], False
+
+
+def refresh(name: Hashable, version: Hashable, compute: Callable[[], Any]) -> None:
+    """Recompute a slow view in the background (no-op while one is already running)."""
+    with _lock:
+        guard = _computing.setdefault(name, threading.Lock())
+    if guard.locked():
+        return
+
+    def run() -> None:
+        try:
+            _compute_into(name, version, compute)
+        except Exception as exc:  # noqa: BLE001 - the next request computes it in the foreground and shows the error
+            audit_log.warning("console: background refresh of %s failed: %s", name[0] if isinstance(name, tuple) else name,
+                              type(exc).__name__)
+            with _lock:
+                _latest.pop(name, None)
+
+    threading.Thread(target=run, name="console-refresh", daemon=True).start()
 
 
 def ledger(current: Settings):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from governance_airflow.console.app import URL_PREFIX, create_app
+from governance_airflow.task_summary import TaskSummaryListener
 
 _VIEWS = (("Overview", "overview", "IG team"), ("Retention", "retention", "IG team, auditors"),
           ("Access requests", "requests", "records management"), ("Ledger", "ledger", "auditors, IG team"),
@@ -27,3 +28,5 @@ class GovernanceConsolePlugin(AirflowPlugin):
          "url_route": f"governance-{path}", "for": who}
         for title, path, who in _VIEWS
     ]
+    # A readable summary of each governance task's counts at the end of its log (see task_summary).
+    listeners = [TaskSummaryListener()]

@@ -14,5 +14,9 @@ router = APIRouter()
 
 @router.get("/overview")
 def overview_page(request: Request, as_of: str | None = None, user: ConsoleUser = Depends(require("overview"))):
-    data = service.overview(context.settings(), context.parse_day(as_of))
+    settings, day = context.settings(), context.parse_day(as_of)
+    data = service.overview(settings, day)
+    from governance_airflow.console.services import retention
+
+    retention.warm(settings, day)  # the Retention page is usually next: its forecast reads every case
     return render(request, "overview.html", user, page="overview", o=data)

@@ -44,6 +44,14 @@ async def resolve(request: Request, user: ConsoleUser = Depends(require("quality
                 f"{result['finding_key']} resolved (ledger entry {result['ledger_seq']})")
 
 
+@router.get("/quality/datadocs/{store}/")
+def data_docs_index(request: Request, store: str, user: ConsoleUser = Depends(require("quality"))):
+    settings = context.settings()
+    name = settings.store(store).name
+    return render(request, "datadocs.html", user, page="quality", store=name,
+                  pages=service.data_docs_pages(settings, name))
+
+
 @router.get("/quality/datadocs/{store}/_platform/data_docs_default_styles.css")
 def data_docs_css(store: str, user: ConsoleUser = Depends(require("quality"))):
     return Response(service.gx_stylesheet(), media_type="text/css",

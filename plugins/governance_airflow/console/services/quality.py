@@ -21,7 +21,8 @@ from governance.config import Settings
 from governance.errors import ConfigError
 from governance_airflow.console import context
 
-__all__ = ["quarantine_by_rule", "release", "findings", "resolve", "data_docs", "gx_stylesheet", "DATA_DOCS_CSP"]
+__all__ = ["quarantine_by_rule", "release", "findings", "resolve", "data_docs", "data_docs_pages", "gx_stylesheet",
+           "DATA_DOCS_CSP"]
 
 SHOWN_PER_RULE = 100
 # Data Docs may load nothing from outside the platform and run no script.
@@ -124,6 +125,24 @@ def data_docs(settings: Settings, store: str, path: str) -> tuple[bytes, str]:
         text = text.replace("</head>", f'<link rel="stylesheet" href="{sheet}"></head>', 1)
         body = text.encode("utf-8")
     return body, media
+
+
+def data_docs_pages(settings: Settings, store: str) -> list[dict[str, str]]:
+    """The published pages (validation results, suites), listed here because GX's own index
+    builds its tables with scripts loaded from CDNs, which the console does not serve."""
+    from governance.quality.datadocs import docs_prefix
+
+    name = settings.store(store).name
+    prefix = docs_prefix(name)
+    pages = []
+    for key in sorted(context.objects(settings).list(prefix)):
+        path = key[len(prefix):]
+        if path.endswith(".html") and path != "index.html" and not path.startswith("static/"):
+            kind = "validation result" if path.startswith("validations/") else (
+                "expectation suite" if path.startswith("expectations/") else "page")
+            pages.append({"path": path, "kind": kind, "name": path.rsplit("/", 1)[-1].removesuffix(".html")
+                          if kind == "expectation suite" else "/".join(path.split("/")[1:-1]) or path})
+    return pages
 
 
 def gx_stylesheet() -> bytes:

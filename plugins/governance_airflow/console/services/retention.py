@@ -22,7 +22,7 @@ from governance.errors import ConfigError
 from governance_airflow.console import context
 
 __all__ = ["forecast", "batches", "certificate", "holds", "place_hold", "lift_hold", "tombstone_matches",
-           "FORECAST_SECONDS", "HOLD_KINDS", "HOLD_FLAGS", "CASE_TYPES"]
+           "warm", "FORECAST_SECONDS", "HOLD_KINDS", "HOLD_FLAGS", "CASE_TYPES"]
 
 from governance.retention.holds import HOLD_FLAGS, HOLD_KINDS  # noqa: E402 - re-exported for the form
 from governance.stores.model import CASE_TYPES  # noqa: E402
@@ -43,34 +43,48 @@ def forecast(settings: Settings, store: str, as_of: date) -> dict[str, Any]:
     """Cases falling due per record class in each of the next 24 months (the as-of month first).
 
     Seam: :meth:`Plan.forecast` counts per month only; per class per month is
-    counted here from :func:`decide_every_case`, the plan's own decisions.
+    counted here from :func:`decide_every_case`, the plan's own decisions. It
+    reads every case (seconds on a large store), so it is kept per ledger head
+    and recomputed in the background when the ledger moves (``current`` False
+    meanwhile: the page says so).
     """
-    def compute() -> dict[str, Any]:
-        from governance.retention.plan import FORECAST_MONTHS, decide_every_case
-        from governance.retention.schedule import load_schedule
-        from governance.retention.tombstones import tombstone_key
-        from governance.keys import KeyStore
+    value, current = context.latest(("forecast", store, as_of), context.ledger_head(settings), FORECAST_SECONDS,
+                                    lambda: _forecast_now(settings, store, as_of))
+    return {**value, "current": current}
 
-        months = _months(as_of, FORECAST_MONTHS)
-        window = set(months)
-        per: Counter = Counter()
-        overdue: Counter = Counter()
-        for d in decide_every_case(context.case_store(settings, store), context.state(settings), load_schedule(), as_of,
-                                   tombstone_key=tombstone_key(KeyStore(settings.keys_dir))):
-            if d.due_on is None or d.status not in ("due", "not_due"):
-                continue
-            month = f"{d.due_on.year:04d}-{d.due_on.month:02d}"
-            if month in window:
-                per[(d.case_type, month)] += 1
-            elif d.due_on < as_of and d.status == "due":
-                overdue[d.case_type] += 1
-        classes = sorted({c for c, _ in per} | set(overdue))
-        return {"store": store, "as_of": as_of.isoformat(), "months": months, "classes": classes,
-                "counts": {c: [per[(c, m)] for m in months] for c in classes},
-                "totals": [sum(per[(c, m)] for c in classes) for m in months],
-                "already_due": dict(overdue)}
 
-    return context.cached(("forecast", store, as_of, context.ledger_head(settings)), FORECAST_SECONDS, compute)
+def _forecast_now(settings: Settings, store: str, as_of: date) -> dict[str, Any]:
+    from governance.keys import KeyStore
+    from governance.retention.plan import FORECAST_MONTHS, decide_every_case
+    from governance.retention.schedule import load_schedule
+    from governance.retention.tombstones import tombstone_key
+
+    months = _months(as_of, FORECAST_MONTHS)
+    window = set(months)
+    per: Counter = Counter()
+    overdue: Counter = Counter()
+    for d in decide_every_case(context.case_store(settings, store), context.state(settings), load_schedule(), as_of,
+                               tombstone_key=tombstone_key(KeyStore(settings.keys_dir))):
+        if d.due_on is None or d.status not in ("due", "not_due"):
+            continue
+        month = f"{d.due_on.year:04d}-{d.due_on.month:02d}"
+        if month in window:
+            per[(d.case_type, month)] += 1
+        elif d.due_on < as_of and d.status == "due":
+            overdue[d.case_type] += 1
+    classes = sorted({c for c, _ in per} | set(overdue))
+    return {"store": store, "as_of": as_of.isoformat(), "months": months, "classes": classes,
+            "counts": {c: [per[(c, m)] for m in months] for c in classes},
+            "totals": [sum(per[(c, m)] for c in classes) for m in months],
+            "already_due": dict(overdue)}
+
+
+def warm(settings: Settings, as_of: date) -> None:
+    """Start every store's forecast and tombstone scan in the background (the Overview calls it)."""
+    head = context.ledger_head(settings)
+    for store in settings.stores:
+        context.refresh(("forecast", store.name, as_of), head, lambda s=store.name: _forecast_now(settings, s, as_of))
+        context.refresh(("tombstones", store.name), head, lambda s=store.name: _tombstones_now(settings, s))
 
 
 def batches(settings: Settings, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -158,21 +172,24 @@ def lift_hold(settings: Settings, *, actor: str, hold_id: str, lifted_on: date) 
 
 def tombstone_matches(settings: Settings, store: str) -> dict[str, Any]:
     """Cases in the store whose identifiers were destroyed before (restored from a backup?)."""
-    def compute() -> dict[str, Any]:
-        from governance.keys import KeyStore
-        from governance.retention import tables
-        from governance.retention.tombstones import resurrected_among, tombstone_key
+    value, current = context.latest(("tombstones", store), context.ledger_head(settings), FORECAST_SECONDS,
+                                    lambda: _tombstones_now(settings, store))
+    return {**value, "current": current}
 
-        case_store = context.case_store(settings, store)
-        key = tombstone_key(KeyStore(settings.keys_dir))
-        with case_store.engine.connect() as conn:
-            ids = list(conn.execute(sa.select(case_store.raw("case", "id"))).scalars())
-        found: set[str] = set()
-        for start in range(0, len(ids), 5000):
-            found |= resurrected_among(case_store, context.state(settings), key, [str(i) for i in ids[start:start + 5000]])
-        with context.state(settings).connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(tables.tombstones)
-                                 .where(tables.tombstones.c.store == store)).scalar_one()
-        return {"store": store, "tombstones": total, "matches": sorted(found)}
 
-    return context.cached(("tombstones", store, context.ledger_head(settings)), FORECAST_SECONDS, compute)
+def _tombstones_now(settings: Settings, store: str) -> dict[str, Any]:
+    from governance.keys import KeyStore
+    from governance.retention import tables
+    from governance.retention.tombstones import resurrected_among, tombstone_key
+
+    case_store = context.case_store(settings, store)
+    key = tombstone_key(KeyStore(settings.keys_dir))
+    with case_store.engine.connect() as conn:
+        ids = [str(i) for i in conn.execute(sa.select(case_store.raw("case", "id"))).scalars()]
+    found: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        found |= resurrected_among(case_store, context.state(settings), key, ids[start:start + 5000])
+    with context.state(settings).connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(tables.tombstones)
+                             .where(tables.tombstones.c.store == store)).scalar_one()
+    return {"store": store, "tombstones": total, "matches": sorted(found)}
