@@ -103,6 +103,14 @@ def main() -> int:
         response = client.get(url, headers=headers)
         cold = (time.perf_counter() - t0) * 1000
         assert response.status_code == 200, (name, response.status_code, response.text[-300:])
+        if name == "overview":
+            # The Overview starts the forecast and tombstone scan in the background; let them finish
+            # (untimed) so the rounds below measure pages, not a neighbour's 10-second computation.
+            from governance_airflow.console import context as console_context
+            from governance_airflow.console.services import retention as retention_service
+
+            retention_service.forecast(console_context.settings(), "default", console_context.today())
+            retention_service.tombstone_matches(console_context.settings(), "default")
         times = []
         for _ in range(args.rounds):
             t0 = time.perf_counter()

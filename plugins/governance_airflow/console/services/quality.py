@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +24,7 @@ __all__ = ["quarantine_by_rule", "release", "findings", "resolve", "data_docs", 
            "DATA_DOCS_CSP"]
 
 SHOWN_PER_RULE = 100
+SHOWN_FINDINGS = 200
 # Data Docs may load nothing from outside the platform and run no script.
 DATA_DOCS_CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                  "font-src 'self'; frame-ancestors 'self'")
@@ -32,21 +32,26 @@ _EXTERNAL = re.compile(r"""<(script|link)\b[^>]*?(src|href)\s*=\s*["']?(https?:)
 
 
 def quarantine_by_rule(settings: Settings, store: str) -> dict[str, Any]:
-    """Active quarantine rows per rule: counts and the first record identifiers (never content)."""
-    from governance.quality.quarantine import active_rows
+    """Active quarantine rows per rule: counts and the first record identifiers (never content).
+
+    Counted in SQL over :data:`governance.quality.tables.quarantine` (a reporting
+    query; ``active_rows`` returns every row, too many for a page at 20k families).
+    """
+    from governance.quality.tables import quarantine as q
 
     name = settings.store(store).name
-    rules: dict[str, dict[str, Any]] = defaultdict(lambda: {"count": 0, "cases": set(), "rows": []})
-    for r in active_rows(context.state(settings), name):
-        rule = rules[r["expectation"]]
-        rule["count"] += 1
-        if r["case_id"]:
-            rule["cases"].add(r["case_id"])
-        if len(rule["rows"]) < SHOWN_PER_RULE:
-            rule["rows"].append({"entity": r["entity"], "record_id": r["record_id"], "case_id": r["case_id"],
-                                 "since": r["quarantined_at"].strftime("%Y-%m-%d") if r["quarantined_at"] else ""})
-    out = {rule: {"count": v["count"], "cases": len(v["cases"]), "rows": v["rows"]} for rule, v in sorted(rules.items())}
-    return {"store": name, "rules": out, "total": sum(v["count"] for v in out.values())}
+    active = sa.and_(q.c.store == name, q.c.released_at.is_(None))
+    with context.state(settings).connect() as conn:
+        counts = conn.execute(sa.select(q.c.expectation, sa.func.count(), sa.func.count(sa.distinct(q.c.case_id)))
+                              .where(active).group_by(q.c.expectation).order_by(q.c.expectation)).all()
+        rules: dict[str, dict[str, Any]] = {}
+        for rule, count, cases in counts:
+            rows = conn.execute(sa.select(q.c.entity, q.c.record_id, q.c.case_id, q.c.quarantined_at)
+                                .where(active, q.c.expectation == rule).order_by(q.c.id).limit(SHOWN_PER_RULE)).all()
+            rules[rule] = {"count": count, "cases": cases, "rows": [
+                {"entity": r.entity, "record_id": r.record_id, "case_id": r.case_id,
+                 "since": r.quarantined_at.strftime("%Y-%m-%d") if r.quarantined_at else ""} for r in rows]}
+    return {"store": name, "rules": rules, "total": sum(v["count"] for v in rules.values())}
 
 
 def release(settings: Settings, *, actor: str, store: str, record_ids: list[str], rule: str | None,
@@ -70,18 +75,24 @@ def release(settings: Settings, *, actor: str, store: str, record_ids: list[str]
     return {"store": name, "released": released, "count": sum(len(v) for v in released.values())}
 
 
-def findings(settings: Settings, *, status: str | None = "open", limit: int = 500) -> dict[str, Any]:
-    """Sharing findings (identifiers, rule codes, dates) grouped by rule."""
-    from governance.sharing.findings import list_findings
+def findings(settings: Settings, *, status: str | None = "open", shown: int = SHOWN_FINDINGS) -> dict[str, Any]:
+    """Sharing findings (identifiers, rule codes, dates): counts per rule, and the oldest ``shown``.
 
+    A reporting query over :data:`governance.sharing.tables.findings` with the
+    columns ``list_findings`` returns (never the resolution note), limited in SQL.
+    """
+    from governance.sharing.tables import findings as f
+
+    where = f.c.status == status if status else sa.true()
+    columns = [f.c.store, f.c.finding_key, f.c.rule, f.c.entity, f.c.record_id, f.c.case_id, f.c.event_on,
+               f.c.first_seen_as_of, f.c.status, f.c.resolved_by]
     with context.state(settings).connect() as conn:
-        rows = list_findings(conn, status=status)
-    by_rule: dict[str, int] = defaultdict(int)
-    for f in rows:
-        by_rule[f["rule"]] += 1
-    shown = [{k: f.get(k) for k in ("store", "finding_key", "rule", "entity", "record_id", "case_id", "event_on",
-                                    "first_seen_as_of", "status", "resolved_by")} for f in rows[:limit]]
-    return {"by_rule": dict(sorted(by_rule.items())), "count": len(rows), "rows": shown}
+        by_rule = dict(conn.execute(sa.select(f.c.rule, sa.func.count()).where(where).group_by(f.c.rule)
+                                    .order_by(f.c.rule)).all())
+        rows = conn.execute(sa.select(*columns).where(where).order_by(f.c.first_seen_as_of, f.c.store, f.c.rule,
+                                                                       f.c.record_id).limit(shown)).mappings().all()
+    out = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
+    return {"by_rule": by_rule, "count": sum(by_rule.values()), "rows": out}
 
 
 def resolve(settings: Settings, *, by: str, actor: str, store: str, finding_key: str, note: str) -> dict[str, Any]:
