@@ -111,7 +111,9 @@ def _log_in(browser, airflow_server, role: str):
 def _shot(page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+        height = min(page.evaluate("document.documentElement.scrollHeight"), 1500)
+        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": height})
 
 
 def _api_token(airflow_server, role: str) -> str:
