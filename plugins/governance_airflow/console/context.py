@@ -93,13 +93,13 @@ _latest: dict[Hashable, tuple[Hashable, float, Any]] = {}
 _computing: dict[Hashable, threading.Lock] = {}
 
 
-def _compute_into(name: Hashable, version: Hashable, compute: Callable[[], T]) -> T:
+def _compute_into(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], T]) -> T:
     with _lock:
         guard = _computing.setdefault(name, threading.Lock())
     with guard:  # one computation per view at a time; a waiter then finds it done
         with _lock:
             hit = _latest.get(name)
-        if hit is not None and hit[0] == version:
+        if hit is not None and hit[0] == version and time.monotonic() - hit[1] < seconds:
             return hit[2]
         value = compute()
         with _lock:
@@ -118,15 +118,20 @@ def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[
     with _lock:
         hit = _latest.get(name)
     if hit is None:
-        return _compute_into(name, version, compute), True
+        return _compute_into(name, version, seconds, compute), True
     if hit[0] == version and time.monotonic() - hit[1] < seconds:
         return hit[2], True
-    refresh(name, version, compute)
+    refresh(name, version, seconds, compute)
     return hit[2], False
 
 
-def refresh(name: Hashable, version: Hashable, compute: Callable[[], Any]) -> None:
-    """Recompute a slow view in the background (no-op while one is already running)."""
+def refresh(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], Any]) -> None:
+    """Recompute a slow view in the background unless it is current (or already being computed).
+
+    ``seconds`` bounds how long a value stays current for one ``version``: the
+    case store changes without the ledger moving (new cases are entered in the
+    case-management system), so the forecast is also recomputed on age.
+    """
     with _lock:
         guard = _computing.setdefault(name, threading.Lock())
     if guard.locked():
@@ -134,7 +139,7 @@ def refresh(name: Hashable, version: Hashable, compute: Callable[[], Any]) -> No
 
     def run() -> None:
         try:
-            _compute_into(name, version, compute)
+            _compute_into(name, version, seconds, compute)
         except Exception as exc:  # noqa: BLE001 - the next request computes it in the foreground and shows the error
             audit_log.warning("console: background refresh of %s failed: %s", name[0] if isinstance(name, tuple) else name,
                               type(exc).__name__)

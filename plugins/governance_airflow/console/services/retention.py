@@ -83,8 +83,9 @@ def warm(settings: Settings, as_of: date) -> None:
     """Start every store's forecast and tombstone scan in the background (the Overview calls it)."""
     head = context.ledger_head(settings)
     for store in settings.stores:
-        context.refresh(("forecast", store.name, as_of), head, lambda s=store.name: _forecast_now(settings, s, as_of))
-        context.refresh(("tombstones", store.name), head, lambda s=store.name: _tombstones_now(settings, s))
+        context.refresh(("forecast", store.name, as_of), head, FORECAST_SECONDS,
+                        lambda s=store.name: _forecast_now(settings, s, as_of))
+        context.refresh(("tombstones", store.name), head, FORECAST_SECONDS, lambda s=store.name: _tombstones_now(settings, s))
 
 
 def batches(settings: Settings, *, limit: int = 50) -> list[dict[str, Any]]:
