@@ -244,3 +244,47 @@ def test_no_personal_data_outside_a_requests_own_pages_nor_in_the_log(console, s
     assert "Velmoravic" not in preview  # another family's person: not in this request at all
     assert not [c for c in CANARIES if c in console_log.text]
     assert "opened the preview of request" in console_log.text
+
+
+def test_records_management_registers_reviews_approves_and_hands_over(console, scenario) -> None:
+    """The whole request from the pages: register, search and redact, approve the pack shown, hand over, open."""
+    from governance.sar.package import open_package
+
+    import sqlite3
+
+    client, token = console
+    with sqlite3.connect(scenario.settings.home / "stores" / "default.db") as db:  # a child still on an open case
+        subject = db.execute(
+            "SELECT p.person_id FROM people p JOIN case_members m ON m.person_id = p.person_id JOIN cases c "
+            "ON c.case_id = m.case_id WHERE c.closed_on IS NULL AND p.role = 'subject_child' AND p.family_id NOT IN "
+            "(SELECT family_id FROM people WHERE person_id IN (?, ?)) ORDER BY p.person_id LIMIT 1",
+            ("P000000000", scenario.other_person)).fetchone()[0]
+    rm = token("records_management", "records.manager")
+    lodged = client.post("/governance/requests", headers=rm, follow_redirects=False,
+                         data={"store": "default", "subject_person_id": subject, "received_on": "2026-11-30",
+                               "requester_kind": "subject"})
+    assert lodged.status_code == 303, lodged.text[-300:]
+    request_id = lodged.headers["location"].split("/requests/")[1].split("?")[0]
+    assert _entries(scenario, "sar.lodged")[-1].actor == "console:records.manager"
+    register = client.get("/governance/requests", headers=rm).text
+    assert request_id in register and "2026-12-30" in register  # one calendar month, a working day
+
+    assert client.post(f"/governance/requests/{request_id}/review", headers=rm, follow_redirects=False).status_code == 303
+    page = client.get(f"/governance/requests/{request_id}", headers=rm).text
+    pack_hash = re.search(r'name="pack_hash" value="([0-9a-f]+)"', page).group(1)
+    stale = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": "0" * 64})
+    assert stale.status_code == 400  # approval is of the pack shown, nothing else
+    approved = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": pack_hash},
+                           follow_redirects=False)
+    assert approved.status_code == 303, approved.text[-300:]
+    review = _entries(scenario, "sar.reviewed")[-1]
+    assert review.actor == "console:records.manager" and review.details["pack_hash"] == pack_hash
+
+    handed = client.post(f"/governance/requests/{request_id}/handover", headers=rm, follow_redirects=False)
+    assert handed.status_code == 303, handed.text[-300:]
+    assert _entries(scenario, "sar.disclosed")[-1].actor == "console:records.manager"
+    package = client.get(f"/governance/requests/{request_id}/handover/package", headers=rm)
+    key = client.get(f"/governance/requests/{request_id}/handover/key", headers=rm)
+    files, manifest, problems = open_package(package.content, bytes.fromhex(key.text.strip().splitlines()[-1]))
+    assert problems == [] and "bundle.json" in files
+    assert client.get(f"/governance/requests/{request_id}/handover/key", headers=token("ig")).status_code == 403
