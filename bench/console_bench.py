@@ -53,14 +53,13 @@ def main() -> int:
     os.environ.update({"AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
                        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json")})
-    from tests.console.scenario import build, env_for
+    from tests.console.scenario import build
 
     if not (home / "ledger.db").exists():
         started = time.monotonic()
         print(f"building the scenario store: {args.families} families (not timed)...", flush=True)
         built = build(home, families=args.families)
         print(f"  built in {time.monotonic() - started:.0f}s: {built.counts}", flush=True)
-    os.environ.update({**env_for(home), "GOVERNANCE_CONSOLE_SETTINGS": "env"})
 
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -72,8 +71,11 @@ def main() -> int:
     initdb()
     manager = create_auth_manager()
     manager.init()
+    from governance_airflow.console import context as console_context
     from governance_airflow.console.app import create_app
+    from tests.console.scenario import make_settings
 
+    console_context.use_settings(make_settings(home))
     parent = FastAPI()
     parent.mount("/governance", create_app())
     client = TestClient(parent)

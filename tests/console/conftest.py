@@ -72,26 +72,22 @@ def console(scenario, airflow_metadata):
 
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from tests.console.scenario import env_for
 
     manager = create_auth_manager()
     manager.init()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**env_for(scenario.settings.home), "GOVERNANCE_CONSOLE_SETTINGS": "env"}.items():
-            patch.setenv(name, value)
-        from governance_airflow.console import context
-        from governance_airflow.console.app import create_app
+    from governance_airflow.console import context
+    from governance_airflow.console.app import create_app
 
-        context.forget_cache()
-        parent = FastAPI()
-        parent.mount("/governance", create_app())
+    context.use_settings(scenario.settings)  # not GOVERNANCE_* variables: they would outlive this session's tests
+    parent = FastAPI()
+    parent.mount("/governance", create_app())
 
-        def token(role: str, name: str | None = None) -> dict[str, str]:
-            user = SimpleAuthManagerUser(username=name or f"{role}.user", role=ROLES.get(role, role))
-            return {"Authorization": f"Bearer {manager.generate_jwt(user)}"}
+    def token(role: str, name: str | None = None) -> dict[str, str]:
+        user = SimpleAuthManagerUser(username=name or f"{role}.user", role=ROLES.get(role, role))
+        return {"Authorization": f"Bearer {manager.generate_jwt(user)}"}
 
-        yield TestClient(parent), token
-        context.forget_cache()
+    yield TestClient(parent), token
+    context.use_settings(None)
 
 
 @pytest.fixture

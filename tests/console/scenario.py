@@ -46,14 +46,6 @@ def make_settings(home: Path) -> Settings:
                     keys_dir=home / "keys")
 
 
-def env_for(home: Path) -> dict[str, str]:
-    """``GOVERNANCE_*`` variables naming the same places as :func:`make_settings`."""
-    return {"GOVERNANCE_HOME": str(home), "GOVERNANCE_STORES": "default",
-            "GOVERNANCE_STORE_DEFAULT_URL": sqlite_url(home / "stores" / "default.db"),
-            "GOVERNANCE_LEDGER_URL": sqlite_url(home / "ledger.db"), "GOVERNANCE_OBJECTS_URL": (home / "objects").as_uri(),
-            "GOVERNANCE_KEYS_DIR": str(home / "keys")}
-
-
 def plant_canaries(database: Path) -> str:
     """Write the canaries into the store; returns the other family's canary person."""
     with sqlite3.connect(database) as db:

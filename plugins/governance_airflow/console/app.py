@@ -1,7 +1,7 @@
 """The console's FastAPI app: routes of every page, errors as one line, security headers.
 
-Mounted by Airflow's API server under ``URL_PREFIX`` (see
-``governance_console_plugin.py``). ``create_app()`` builds it without touching
+Mounted by Airflow's API server under ``/governance`` (see :mod:`.plugin`,
+which builds it on the first request). ``create_app()`` builds it without touching
 a database, so the plugin loads fast and parsing stays side-effect free.
 """
 
@@ -14,9 +14,8 @@ from governance_airflow.console import context
 from governance_airflow.console.access import current_user
 from governance_airflow.console.web import SECURITY_HEADERS, render
 
-__all__ = ["create_app", "URL_PREFIX"]
+__all__ = ["create_app"]
 
-URL_PREFIX = "/governance"
 _HEADINGS = {400: "Not done", 401: "Log in first", 403: "Not for your role", 404: "Not found"}
 
 

@@ -2,9 +2,9 @@
 
 Settings come from Airflow connections through :class:`GovernanceHook`, exactly
 as a task resolves them, and are kept for ``SETTINGS_SECONDS`` (the hook logs a
-line per resolution and reads a Variable). ``GOVERNANCE_CONSOLE_SETTINGS=env``
-reads ``GOVERNANCE_*`` environment variables instead (the benchmark and tests
-that run the app outside Airflow).
+line per resolution and reads a Variable). :func:`use_settings` fixes them
+instead (the benchmark and the in-process tests, which run the app outside an
+Airflow with connections).
 
 The console reads the clock here, once per request, and passes the date into
 ``governance/`` (domain functions never read the clock). A page may be asked
@@ -14,7 +14,6 @@ about another day with ``?as_of=YYYY-MM-DD``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import date, datetime, timezone
@@ -23,7 +22,7 @@ from typing import Any, Callable, Hashable, TypeVar
 from governance.config import Settings
 
 __all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "audit_log", "SETTINGS_SECONDS",
-           "ledger", "case_store", "state", "objects", "ledger_head", "latest", "refresh"]
+           "ledger", "case_store", "state", "objects", "ledger_head", "latest", "refresh", "use_settings"]
 
 SETTINGS_SECONDS = 30.0
 T = TypeVar("T")
@@ -35,11 +34,21 @@ _lock = threading.Lock()
 _cache: dict[Hashable, tuple[float, Any]] = {}
 
 
+_fixed: list[Settings] = []
+
+
+def use_settings(fixed: Settings | None) -> None:
+    """Serve these settings instead of resolving them from Airflow (None: back to Airflow's)."""
+    _fixed[:] = [fixed] if fixed is not None else []
+    forget_cache()
+
+
 def settings() -> Settings:
     """The platform's settings, as a task would resolve them."""
+    if _fixed:
+        return _fixed[0]
+
     def resolve() -> Settings:
-        if os.environ.get("GOVERNANCE_CONSOLE_SETTINGS") == "env":
-            return Settings.from_env()
         from governance_airflow.hooks import GovernanceHook
 
         return GovernanceHook().get_settings()
