@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = airflow_env(REPO_ROOT, args.home)
     env["AIRFLOW__API__PORT"] = str(args.port)
+    env["AIRFLOW__API__HOST"] = "127.0.0.1"  # loopback only, as the README says: not 0.0.0.0
     # Workers reach the API server here; Airflow's default assumes port 8080
     # whatever port the API server was given.
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{args.port}/execution/"

@@ -1,0 +1,206 @@
+"""Access requests page: the register with statutory deadlines, a request's review pack, preview and hand-over.
+
+Changes go through the functions ``governance sar`` calls, so they write the
+same ledger entries (``sar.lodged``, ``sar.reviewed``, ``sar.disclosed``) with
+the user's name as actor; pausing, resuming and extending write none, as in the
+CLI. The register shows identifiers, dates and statuses only; the preview (what
+goes out, redacted) is the one place the console shows record content, and its
+page is for records management only.
+
+Seams: the reviewer's highlighted, per-record review (issue 14) is not in this
+build; the preview is :func:`governance.sar.export.assemble` over the current
+discovery and redactions, i.e. the document the bundle is built from. Hand-over
+files live on the API server's disk under ``<home>/sar/handover`` until issue 15
+moves them to object storage; the page offers the encrypted package and the key
+as two separate downloads.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from governance.config import Settings
+from governance.errors import ConfigError
+from governance_airflow.console import context
+
+__all__ = ["register", "lodge", "pause", "resume", "extend", "detail", "prepare_review", "approve", "hand_over",
+           "handover_file", "WAITING_ON", "REQUESTER_KINDS", "PAUSE_REASONS"]
+
+from governance.sar.register import PAUSE_REASONS, REQUESTER_KINDS  # noqa: E402 - re-exported for the forms
+
+WAITING_ON = {
+    "received": "records management: search and redact",
+    "in_progress": "records management: search and redact",
+    "awaiting_identity": "the requester: identity or authority",
+    "awaiting_clarification": "the requester: clarification",
+    "in_review": "the reviewer: approve the review pack",
+    "approved": "records management: build and hand over the bundle",
+    "delivered": "nobody: answered",
+    "closed": "nobody: closed",
+    "withdrawn": "nobody: withdrawn",
+}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def register(settings: Settings, as_of: date) -> dict[str, Any]:
+    """Every request: status, who it waits on, deadline (pauses and extension), days left."""
+    from governance.sar import register as reg
+    from governance.sar.tables import pauses
+
+    import sqlalchemy as sa
+
+    rows = []
+    with context.state(settings).connect() as conn:
+        paused = {r.request_id: r for r in conn.execute(sa.select(pauses.c.request_id, pauses.c.reason)
+                                                         .where(pauses.c.ended_on.is_(None)))}
+        for r in reg.list_requests(conn):
+            calc = reg.deadline_of(conn, r["request_id"])
+            deadline = r["deadline"]
+            rows.append({
+                "request_id": r["request_id"], "store": r["store"], "subject_person_id": r["subject_person_id"],
+                "status": r["status"], "received_on": _iso(r["received_on"]), "deadline": _iso(deadline),
+                "requester_kind": r["requester_kind"] or "subject", "waiting_on": WAITING_ON.get(r["status"], r["status"]),
+                "clock": ("stopped: " + paused[r["request_id"]].reason) if r["request_id"] in paused else "running",
+                "paused_days": calc.paused_days if calc else None,
+                "extended_to": _iso(calc.extended_deadline) if calc and calc.extended_deadline else None,
+                "days_left": (deadline - as_of).days if deadline else None,
+                "overdue": bool(deadline and deadline < as_of and r["status"] not in ("delivered", "closed", "withdrawn")),
+            })
+        due = reg.due_soon(conn, as_of, 7)
+    rows.sort(key=lambda x: (x["deadline"] is None, x["deadline"] or "", x["request_id"]))
+    return {"as_of": as_of.isoformat(), "requests": rows, "due": due}
+
+
+def lodge(settings: Settings, *, actor: str, store: str, subject_person_id: str, received_on: date,
+          requester_kind: str = "subject", requester_person_id: str | None = None,
+          identity_requested: bool = False) -> dict[str, Any]:
+    """Register a request as ``governance sar lodge`` does (the subject's cases are held from now on)."""
+    from governance.jobs.sar import lodge_request
+
+    subject = (subject_person_id or "").strip()
+    if not subject:
+        raise ConfigError("lodging needs the subject's person id")
+    return lodge_request(settings, store=settings.store(store).name, subject_person_id=subject,
+                         received_on=received_on, actor=actor, requester_kind=requester_kind or "subject",
+                         requester_person_id=(requester_person_id or "").strip() or None,
+                         identity_requested=identity_requested)
+
+
+def _change(settings: Settings, act) -> dict[str, Any]:
+    with context.state(settings).begin() as conn:
+        return {k: _iso(v) for k, v in act(conn).items()}
+
+
+def pause(settings: Settings, request_id: str, *, reason: str, on: date) -> dict[str, Any]:
+    from governance.sar import register as reg
+
+    return _change(settings, lambda conn: reg.pause(conn, request_id, reason, on, context.now()))
+
+
+def resume(settings: Settings, request_id: str, *, reason: str, on: date) -> dict[str, Any]:
+    from governance.sar import register as reg
+
+    return _change(settings, lambda conn: reg.resume(conn, request_id, reason, on, context.now()))
+
+
+def extend(settings: Settings, request_id: str, *, notified_on: date, reason: str) -> dict[str, Any]:
+    from governance.sar import register as reg
+
+    return _change(settings, lambda conn: reg.extend(conn, request_id, notified_on, reason, context.now()))
+
+
+def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool) -> dict[str, Any]:
+    """A request, its deadline calculation, its review pack as it stands and (optionally) the preview.
+
+    Read-only: the workset is built in a transaction that is rolled back, so
+    looking at a request changes no status.
+    """
+    from governance.sar import process, register as reg, review
+    from governance.sar.article15 import article15_information
+    from governance.sar.export import assemble
+    from governance.jobs.sar import CONTROLLER
+
+    ledger = context.ledger(settings)
+    with context.state(settings).connect() as conn:
+        request = reg.get_request(conn, request_id)
+        calc = reg.deadline_of(conn, request_id)
+        result: dict[str, Any] = {"request": {k: _iso(v) for k, v in request.items()},
+                                  "calculation": calc.to_json() if calc else None,
+                                  "waiting_on": WAITING_ON.get(request["status"], request["status"]),
+                                  "pack": None, "preview": None, "pack_error": None,
+                                  "decision": None}
+        last = review.latest_decision(conn, request_id)
+        result["decision"] = {k: _iso(v) for k, v in last.items()} if last else None
+        discovered = request["status"] not in ("received", "awaiting_identity", "awaiting_clarification")
+        if discovered or request["status"] in ("delivered", "closed"):
+            try:
+                ws = process.build_workset(settings, conn, request_id, store=context.case_store(settings, request["store"]),
+                                           objects=context.objects(settings), ledger_engine=ledger.engine)
+                process.check_discovery(conn, request_id, ws)
+                result["pack"] = process.current_pack(conn, request_id, ws)
+                if with_preview:
+                    a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER))
+                    result["preview"] = assemble(request=ws.request, deadline=ws.request["deadline"],
+                                                 discovery=ws.discovery, redactions=ws.redactions, article15=a15,
+                                                 as_of=as_of)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a request not yet searched: say so, name the error type only
+                from governance.errors import GovernanceError
+
+                result["pack_error"] = str(exc)[:200] if isinstance(exc, GovernanceError) else type(exc).__name__
+            finally:
+                conn.rollback()  # nothing the workset touched is kept: looking changes nothing
+    return result
+
+
+def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
+    """Search, redact and prepare the pack, as ``governance sar review`` does."""
+    from governance.jobs import sar as jobs
+
+    jobs.discover_request(settings, request_id)
+    jobs.redact_request(settings, request_id)
+    return jobs.prepare_review(settings, request_id)
+
+
+def approve(settings: Settings, request_id: str, *, reviewer: str, actor: str, seen_hash: str) -> dict[str, Any]:
+    """Approve the pack the reviewer saw (its hash), as ``governance sar approve`` does."""
+    from governance.jobs.sar import record_review
+
+    if not seen_hash:
+        raise ConfigError("approval is of the pack shown: its hash is missing")
+    return record_review(settings, request_id, decision="approved", reviewer=reviewer, seen_hash=seen_hash,
+                         channel="console", actor=actor)
+
+
+def hand_over(settings: Settings, request_id: str, *, as_of: date, actor: str) -> dict[str, Any]:
+    """Build and deliver the bundle, as ``governance sar bundle`` does."""
+    from governance.jobs.sar import build_bundle, deliver_bundle
+
+    built = build_bundle(settings, request_id, as_of=as_of)
+    delivered = deliver_bundle(settings, request_id, as_of=as_of, actor=actor)
+    return {"request_id": request_id, "key_id": built.get("key_id"), "counts": built.get("counts", {}),
+            "status": delivered.get("status"), "ledger_seq": delivered.get("ledger_seq")}
+
+
+def handover_file(settings: Settings, request_id: str, part: str) -> tuple[str, bytes]:
+    """The encrypted package or the key file of a delivered request (two downloads, two channels)."""
+    from governance.sar import register as reg
+    from governance.sar.delivery import handover_dir
+
+    with context.state(settings).connect() as conn:
+        request = reg.get_request(conn, request_id)  # unknown id -> one line
+    if request["status"] not in ("delivered", "closed"):
+        raise ConfigError(f"request {request_id} is {request['status']}: nothing has been handed over")
+    if part == "package":
+        return f"{request_id}-bundle.enc", context.objects(settings).get(f"sar/{request_id}/bundle.enc")
+    if part in ("key", "link"):
+        path = handover_dir(settings.home, request_id) / f"{part}.txt"
+        if not path.is_file():
+            raise ConfigError(f"request {request_id}: no {part} file on this server (handed over elsewhere?)")
+        return f"{request_id}-{part}.txt", path.read_bytes()
+    raise ConfigError(f"no hand-over part {part[:20]!r}")
