@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 from datetime import date
 
 from governance.cli._common import add_json_flag, emit, iso_date, settings_from
@@ -61,22 +62,22 @@ def _stores(args, name: str | None) -> list:
     return [CaseStore.open(settings.store(name))] if name else [CaseStore.open(s) for s in settings.stores]
 
 
+def _actor(args) -> str:
+    return f"cli:{getpass.getuser()}"
+
+
 def run_add(args) -> int:
-    from governance.retention.holds import place_hold
+    from governance.jobs.holds import place
 
     scope = {"all": args.all, "case_ids": args.case_id, "family_ids": args.family_id, "person_ids": args.person_id,
              "case_types": args.case_type, "flags": args.flag}
-    stores = _stores(args, args.store)
-    try:
-        hold = place_hold(_state(args), kind=args.kind, source=args.source, reason=args.reason, scope=scope,
-                          placed_on=args.placed_on, review_on=args.review_on, placed_by=args.placed_by,
-                          store=args.store, stores=stores, pre_emptive=args.pre_emptive)
-    finally:
-        for store in stores:
-            store.engine.dispose()
-    emit(args, hold.to_json(), lambda r: f"hold {r['hold_id']} placed ({r['kind']}, source {r['source']}) on "
+    hold, seq = place(settings_from(args), actor=_actor(args), kind=args.kind, source=args.source, reason=args.reason,
+                      scope=scope, placed_on=args.placed_on, review_on=args.review_on, placed_by=args.placed_by,
+                      store=args.store, pre_emptive=args.pre_emptive)
+    emit(args, {**hold.to_json(), "ledger_seq": seq},
+         lambda r: f"hold {r['hold_id']} placed ({r['kind']}, source {r['source']}) on "
          + _targets(r["scope"]) + f", review on {r['review_on']}"
-         + (" (pre-emptive)" if r["scope"].get("pre_emptive") else ""))
+         + (" (pre-emptive)" if r["scope"].get("pre_emptive") else "") + f"; ledger entry {r['ledger_seq']}")
     return 0
 
 
@@ -111,9 +112,9 @@ def run_list(args) -> int:
 
 
 def run_lift(args) -> int:
-    from governance.retention.holds import lift_hold
+    from governance.jobs.holds import lift
 
-    lift_hold(_state(args), args.hold_id, lifted_on=args.lifted_on)
-    emit(args, {"hold_id": args.hold_id, "lifted_on": args.lifted_on.isoformat()},
-         lambda r: f"hold {r['hold_id']} lifted from {r['lifted_on']}")
+    seq = lift(settings_from(args), actor=_actor(args), hold_id=args.hold_id, lifted_on=args.lifted_on)
+    emit(args, {"hold_id": args.hold_id, "lifted_on": args.lifted_on.isoformat(), "ledger_seq": seq},
+         lambda r: f"hold {r['hold_id']} lifted from {r['lifted_on']}; ledger entry {r['ledger_seq']}")
     return 0

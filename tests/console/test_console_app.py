@@ -35,6 +35,14 @@ def _entries(scenario, action: str) -> list:
         ledger.close()
 
 
+def _existing_case_ids(scenario, n: int) -> list[str]:
+    engine = sa.create_engine(scenario.settings.store("default").url)
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT case_id FROM cases ORDER BY case_id LIMIT :n"), {"n": n}).scalars().all()
+    engine.dispose()
+    return list(ids)
+
+
 def _holds(scenario) -> list[str]:
     from governance.retention import tables
     from governance.state import state_engine
@@ -76,13 +84,14 @@ def test_an_auditor_changes_nothing(console, scenario) -> None:
 
 def test_ig_places_and_lifts_a_hold_with_the_ledger_entries(console, scenario, console_log) -> None:
     client, token = console
+    first, second = _existing_case_ids(scenario, 2)  # ids typed as the CLI would take them: a hold on a gone case is refused
     form = {"kind": "litigation", "source": "Solicitors for the family", "reason": "pre-action disclosure letter",
-            "placed_on": "2026-12-01", "review_on": "2027-06-01", "store": "default", "case_ids": "C00000002 C00000005"}
+            "placed_on": "2026-12-01", "review_on": "2027-06-01", "store": "default", "case_ids": f"{first} {second}"}
     response = client.post("/governance/retention/holds", data=form, headers=token("ig", "ig.lead"), follow_redirects=False)
     assert response.status_code == 303, response.text[-400:]
     placed = _entries(scenario, "retention.hold.placed")[-1]
     hold_id = placed.details["hold_id"]
-    assert placed.actor == "console:ig.lead" and hold_id in placed.record_ids and "C00000002" in placed.record_ids
+    assert placed.actor == "console:ig.lead" and hold_id in placed.record_ids and first in placed.record_ids
     page = client.get("/governance/retention?as_of=2026-12-02", headers=token("ig")).text
     assert hold_id in page and "pre-action disclosure letter" in page
 

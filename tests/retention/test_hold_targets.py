@@ -17,7 +17,7 @@ from governance.jobs import retention as jobs
 from governance.retention.holds import HoldTargetUnknown, resolve_targets
 from governance.stores.store import CaseStore
 
-from tests.retention.safety_world import at, case_exists, case_history, cli_env, run_cli
+from tests.retention.safety_world import at, case_exists, case_history, cli_env, ledger_entries, run_cli
 
 HOLD = ("retention", "hold", "add", "--kind", "litigation", "--source", "Family court, case FD26P00412",
         "--reason", "disclosure ordered", "--placed-on", "2026-11-20", "--review-on", "2027-05-20",
@@ -77,3 +77,28 @@ def test_resolution_is_governance_code_any_page_can_reuse(world):
             resolve_targets([store], {"person_ids": ["P404"]})
     finally:
         store.engine.dispose()
+
+
+def test_placing_and_lifting_a_hold_from_the_cli_is_in_the_ledger_and_a_refused_one_is_not(world, monkeypatch):
+    """An auditor can see when a hold began and ended; the console takes the same path (jobs.holds)."""
+    settings, b = world
+    case, _, _ = case_history(b, opened=date(2016, 4, 11), closed=date(2019, 3, 29))
+    cli_env(monkeypatch, settings)
+    before = len(ledger_entries(settings))
+    code, _, _ = run_cli(*HOLD, "--case-id", "C-NO-SUCH-CASE")
+    assert code == 2 and len(ledger_entries(settings)) == before
+
+    code, out, err = run_cli(*HOLD, "--case-id", f" {case.lower()}", "--json")
+    assert code == 0, err
+    hold_id = json.loads(out)["hold_id"]
+    code, out, err = run_cli("retention", "hold", "lift", hold_id, "--lifted-on", "2026-12-02")
+    assert code == 0 and "lifted" in out, err
+    placed, lifted = [e for e in ledger_entries(settings) if e.action.startswith("retention.hold.")]
+    assert (placed.action, placed.rule, placed.store) == ("retention.hold.placed", "litigation", "default")
+    assert list(placed.record_ids) == [hold_id, case] and placed.counts["case_ids"] == 1
+    assert placed.actor.startswith("cli:") and "disclosure ordered" not in json.dumps(placed.details)
+    assert (lifted.action, lifted.record_ids, lifted.details["lifted_on"]) == ("retention.hold.lifted", (hold_id,),
+                                                                             "2026-12-02")
+    code, _, err = run_cli("retention", "hold", "lift", hold_id, "--lifted-on", "2026-12-03")
+    assert code == 2 and "no active hold" in err
+    assert len([e for e in ledger_entries(settings) if e.action == "retention.hold.lifted"]) == 1

@@ -1,9 +1,9 @@
 """Retention page: forecast, batches and decisions, certificates, holds, tombstone matches.
 
-Holds are placed and lifted through :mod:`governance.retention.holds` (the same
-validation as ``governance retention hold add/lift``). The CLI writes no ledger
-entry for a hold today; the console records ``retention.hold.placed`` and
-``retention.hold.lifted`` (identifiers and the user as actor), because a hold
+Holds are placed and lifted through :mod:`governance.jobs.holds`, the path the
+CLI's ``governance retention hold add/lift`` takes: the same validation and the
+same ``retention.hold.placed`` / ``retention.hold.lifted`` ledger entries, with
+the console user as actor, because a hold
 decides what is not destroyed and an auditor must be able to see who placed it.
 """
 
@@ -139,36 +139,23 @@ def _ids(text: str | None) -> list[str]:
 def place_hold(settings: Settings, *, actor: str, placed_by: str, kind: str, source: str, reason: str,
                placed_on: date, review_on: date, store: str | None, case_ids: str = "", family_ids: str = "",
                person_ids: str = "", case_types: list[str] | None = None, flags: list[str] | None = None,
-               every_case: bool = False) -> dict[str, Any]:
-    """Place a hold (validated by the platform, as the CLI's ``hold add``) and record it in the ledger."""
-    from governance.retention.holds import place_hold as place
+               every_case: bool = False, pre_emptive: bool = False) -> dict[str, Any]:
+    """Place a hold through the CLI's own path (:mod:`governance.jobs.holds`): same validation, same entry."""
+    from governance.jobs.holds import place
 
-    if store:
-        store = settings.store(store).name
     scope = {"all": every_case, "case_ids": _ids(case_ids), "family_ids": _ids(family_ids),
              "person_ids": _ids(person_ids), "case_types": case_types or [], "flags": flags or []}
-    hold = place(context.state(settings), kind=kind, source=source, reason=reason, scope=scope, placed_on=placed_on,
-                 review_on=review_on, placed_by=placed_by, store=store)
-    scope_ids = [v for key in ("case_ids", "family_ids", "person_ids") for v in hold.scope.get(key, [])]
-    entry = context.ledger(settings).append(
-        actor=actor, action="retention.hold.placed", store=store, rule=kind,
-        reason="hold placed: matching cases are kept until it is lifted", record_ids=[hold.hold_id, *scope_ids],
-        counts={"case_ids": len(hold.scope.get("case_ids", [])), "family_ids": len(hold.scope.get("family_ids", [])),
-                "person_ids": len(hold.scope.get("person_ids", []))},
-        details={"hold_id": hold.hold_id, "placed_on": placed_on.isoformat(), "review_on": review_on.isoformat(),
-                 "case_types": list(hold.scope.get("case_types", [])), "flags": list(hold.scope.get("flags", [])),
-                 "all": bool(hold.scope.get("all"))})
-    return {**hold.to_json(), "ledger_seq": entry.seq}
+    hold, seq = place(settings, actor=actor, kind=kind, source=source, reason=reason, scope=scope,
+                      placed_on=placed_on, review_on=review_on, placed_by=placed_by, store=store or None,
+                      pre_emptive=pre_emptive)
+    return {**hold.to_json(), "ledger_seq": seq}
 
 
 def lift_hold(settings: Settings, *, actor: str, hold_id: str, lifted_on: date) -> dict[str, Any]:
-    from governance.retention.holds import lift_hold as lift
+    from governance.jobs.holds import lift
 
-    lift(context.state(settings), hold_id, lifted_on=lifted_on)
-    entry = context.ledger(settings).append(
-        actor=actor, action="retention.hold.lifted", reason="hold lifted: its cases follow their schedule again",
-        record_ids=[hold_id], details={"hold_id": hold_id, "lifted_on": lifted_on.isoformat()})
-    return {"hold_id": hold_id, "lifted_on": lifted_on.isoformat(), "ledger_seq": entry.seq}
+    seq = lift(settings, actor=actor, hold_id=hold_id, lifted_on=lifted_on)
+    return {"hold_id": hold_id, "lifted_on": lifted_on.isoformat(), "ledger_seq": seq}
 
 
 def tombstone_matches(settings: Settings, store: str) -> dict[str, Any]:
