@@ -1,0 +1,60 @@
+"""Dates as British notes write them, read back to a calendar date.
+
+07/03/2012, 7/3/12, 07.03.12, 07-03-2012, 2012-03-07, 7 March 2012, 7th March 2012, 7th of March
+2012, 7 Mar 12, March 7th, 2012. A two-digit year is read both ways (19yy and 20yy) and matches if
+either is the date looked for: no clock is read to guess the century.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Iterator
+
+__all__ = ["DATE", "DOB_CUE", "read_dates", "dates_in"]
+
+_MONTHS = {m: i for i, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), start=1) for m in names}
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_ORD = r"(?:st|nd|rd|th)?"
+DATE = re.compile(
+    r"(?<![\d/.-])(?P<d1>\d{1,2})(?P<sep>[./-])(?P<m1>\d{1,2})(?P=sep)(?P<y1>\d{4}|\d{2})(?![\d/-]|\.\d)"
+    rf"|(?<!\d)(?P<d2>\d{{1,2}}){_ORD}(?:\s+of)?\s+(?P<m2>{_MONTH}),?\s+(?P<y2>\d{{4}}|'?\d{{2}})(?!\d)"
+    rf"|\b(?P<m3>{_MONTH})\s+(?P<d3>\d{{1,2}}){_ORD},?\s+(?P<y3>\d{{4}})(?!\d)"
+    r"|(?<!\d)(?P<y4>\d{4})-(?P<m4>\d{2})-(?P<d4>\d{2})(?!\d)",
+    re.IGNORECASE,
+)
+# Words that announce a date of birth; the date follows within a few words.
+DOB_CUE = re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born|birthday|b\.)(?=\W)", re.IGNORECASE)
+
+
+def _month(text: str) -> int:
+    return int(text) if text.isdigit() else _MONTHS[text.lower().rstrip(".")]
+
+
+def read_dates(match: re.Match[str]) -> list[date]:
+    """The calendar dates a DATE match may mean (two for a two-digit year, none if impossible)."""
+    g = match.groupdict()
+    for n in "1234":
+        if g.get(f"d{n}"):
+            day, month, year = int(g[f"d{n}"]), _month(g[f"m{n}"]), g[f"y{n}"].lstrip("'")
+            break
+    else:  # pragma: no cover - the regex always fills one group
+        return []
+    years = [int(year)] if len(year) == 4 else [1900 + int(year), 2000 + int(year)]
+    out = []
+    for y in years:
+        try:
+            out.append(date(y, month, day))
+        except ValueError:
+            pass
+    return out
+
+
+def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:
+    for m in DATE.finditer(text):
+        days = read_dates(m)
+        if days:
+            yield m.start(), m.end(), days
