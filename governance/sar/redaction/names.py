@@ -44,13 +44,15 @@ _CAP = r"[A-Z][A-Za-z'’-]*"
 TITLE = re.compile(rf"\b(?i:{_alt(lx.TITLES)})\.?\s+(?P<name>{_TOKEN})")
 RELATION = re.compile(
     rf"\b(?i:{_alt(lx.RELATIONS)})\b(?:\s+(?i:called|named|is|was))?(?:\s*[,:-]\s*|\s+)[\"“']?(?P<name>{_TOKEN})")
-CALLED = re.compile(rf"\b(?i:called|named|introduced as|known as)\s+[\"“']?(?P<name>{_CAP})")
+# Not a pet's name: "a dog called Biscuit".
+CALLED = re.compile(rf"(?:\b(?P<pet>(?i:dog|cat|puppy|kitten|hamster|rabbit|horse|pony|fish|snake|bird|parrot))\s+)?"
+                    rf"\b(?i:called|named|introduced as|known as)\s+[\"“']?(?P<name>{_CAP})")
 APPOSITION = re.compile(
     rf"(?P<name>{_CAP})\s*[,(]\s*(?i:(?:her|his|their|my|the|a|mum's|dad's|mums|dads|[a-z]+'s)\s+)?"
     rf"(?i:(?:new|ex|old|older|younger|little|best|current|former)\s*-?\s*)?(?i:{_alt(lx.RELATIONS)})\b")
 _ROLE = _alt(lx.ROLES)
 ROLE_BEFORE = re.compile(rf"(?:\b(?i:{_ROLE})|\((?i:{_ROLE})\))\s*[:\-,]?\s*(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?$")
-ROLE_AFTER = re.compile(rf"^(?:\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
+ROLE_AFTER = re.compile(rf"^(?:\s*\([^)]{{0,30}}\b(?i:{_ROLE})\)|\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
 # "Sam Pryce from Fenwick Recovery Service", "Jo (Home-Start)": in role, unless a relationship said otherwise.
 FROM_ORG_AFTER = re.compile(r"^(?:\s+(?:from|at)\s+(?:the\s+)?[A-Z]|\s*\(\s*[A-Z][A-Za-z&' -]+\))")
 NEXT_CAP = re.compile(rf"\s+(?P<w>{_CAP})")
@@ -140,6 +142,8 @@ class _Finder:
         found: list[tuple[int, int, str]] = []
         for pattern, cue in ((TITLE, "title"), (RELATION, "relation"), (CALLED, "called"), (APPOSITION, "apposition")):
             for m in pattern.finditer(text):
+                if m.groupdict().get("pet"):
+                    continue
                 hit = self.candidate(text, m.start("name"), m.end("name"), cue)
                 if hit:
                     found.append(hit)
@@ -173,6 +177,8 @@ class NameRecogniser(RedactionRule):
                 for pattern in (RELATION, CALLED, APPOSITION):
                     for m in pattern.finditer(text):
                         token = m.group("name")
+                        if m.groupdict().get("pet"):
+                            continue
                         if token[0].isupper() and not token.isupper():
                             third.add(_word(token))
                 for m in re.finditer(_CAP, text):
@@ -190,7 +196,7 @@ class NameRecogniser(RedactionRule):
     @staticmethod
     def _in_role(text: str, start: int, end: int) -> bool:
         return bool(ROLE_BEFORE.search(text[max(0, start - 45):start])) or bool(
-            re.match(rf"^\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|^\s*,\s*(?:the\s+)?(?i:{_ROLE})\b", text[end:end + 45]))
+            ROLE_AFTER.match(text[end:end + 45]))
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
         learned = context.learned.get(self.name, (frozenset(), frozenset()))
