@@ -24,13 +24,14 @@ An optional statistical model adds nothing by default: see :mod:`.ner`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.redaction import lexicon as lx
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
-from governance.sar.redaction.trie import compile_words
+from governance.sar.redaction.trie import compile_words, trie_source
 
 __all__ = ["NameRecogniser", "find_names"]
 
@@ -51,10 +52,15 @@ APPOSITION = re.compile(
     rf"(?P<name>{_CAP})\s*[,(]\s*(?i:(?:her|his|their|my|the|a|mum's|dad's|mums|dads|[a-z]+'s)\s+)?"
     rf"(?i:(?:new|ex|old|older|younger|little|best|current|former)\s*-?\s*)?(?i:{_alt(lx.RELATIONS)})\b")
 _ROLE = _alt(lx.ROLES)
+# One scan per text finds every name that follows a role ("DSL Mrs Akhtar", "SW Amy Todd").
+ROLE_THEN_NAME = re.compile(
+    rf"(?<!\w)(?:(?i:{trie_source(sorted(lx.ROLES))})|\((?i:{trie_source(sorted(lx.ROLES))})\))\s*[:\-,]?\s*"
+    rf"(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?(?P<name>[A-Za-z])")
 ROLE_BEFORE = re.compile(rf"(?:\b(?i:{_ROLE})|\((?i:{_ROLE})\))\s*[:\-,]?\s*(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?$")
 ROLE_AFTER = re.compile(rf"^(?:\s*\([^)]{{0,30}}\b(?i:{_ROLE})\)|\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
 # "Sam Pryce from Fenwick Recovery Service", "Jo (Home-Start)": in role, unless a relationship said otherwise.
 FROM_ORG_AFTER = re.compile(r"^(?:\s+(?:from|at)\s+(?:the\s+)?[A-Z]|\s*\(\s*[A-Z][A-Za-z&' -]+\))")
+NAME_THEN_ROLE = re.compile(rf"(?P<name>{_CAP})(?=\s*\([^)]{{0,30}}\b(?i:{_ROLE})\)|\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
 NEXT_CAP = re.compile(rf"\s+(?P<w>{_CAP})")
 SAY = frozenset("said says told asked rang phoned called texted stated reported explained wants wanted was is has had "
                 "came went attended disclosed agreed refused shouted".split())
@@ -71,6 +77,13 @@ def _word(token: str) -> str:
     return w
 
 
+@lru_cache(maxsize=16)
+def _possessive(words: frozenset[str]) -> re.Pattern[str] | None:
+    """Whole words, with an optional possessive ("Pauline's": the 's belongs to the name)."""
+    plain = compile_words(words)
+    return re.compile(plain.pattern[:-len("(?!\\w)")] + r"(?:['’]s)?(?!\w)", re.IGNORECASE) if plain else None
+
+
 class _Finder:
     def __init__(self, context: RedactionContext, learned: tuple[frozenset[str], frozenset[str]]) -> None:
         people = context.people
@@ -78,11 +91,10 @@ class _Finder:
         self.own = {w.lower() for w in people.own_words}
         self.everyday = lx.everyday_names()
         others_given = {t.given.lower() for t in people.others if len(t.given) >= 3}
-        self.names = lx.given_names() | frozenset(others_given) | self.third
-        self.lexicon = compile_words(self.names)
-        # "Pauline's": the possessive belongs to the name.
-        self.lexicon_s = re.compile(self.lexicon.pattern[:-len("(?!\\w)")] + r"(?:['’]s)?(?!\w)", re.IGNORECASE) \
-            if self.lexicon is not None else None
+        extra = (frozenset(others_given) | self.third) - lx.given_names()
+        self.names = lx.given_names() | extra
+        # The lexicon compiles once per process; a request's own names are a second, small pattern.
+        self.lexicons = [p for p in (_possessive(lx.given_names()), _possessive(extra)) if p is not None]
 
     def _blocked_word(self, w: str, cue: str) -> bool:
         if w in lx.STOP_WORDS or w in self.prof or w in _RELATION_WORDS:
@@ -105,7 +117,7 @@ class _Finder:
 
     def _role(self, text: str, start: int, end: int, cue: str) -> bool:
         after = text[end:end + 45]
-        if ROLE_BEFORE.search(text[max(0, start - 45):start]) or ROLE_AFTER.match(after):
+        if start in self.role_starts or ROLE_AFTER.match(after):
             return True
         m = FROM_ORG_AFTER.match(after)
         return bool(m) and cue not in ("relation", "title") and not _RELATION_IN.search(m.group())
@@ -140,6 +152,7 @@ class _Finder:
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
+        self.role_starts = {m.start("name") for m in ROLE_THEN_NAME.finditer(text)}
         for pattern, cue in ((TITLE, "title"), (RELATION, "relation"), (CALLED, "called"), (APPOSITION, "apposition")):
             for m in pattern.finditer(text):
                 if m.groupdict().get("pet"):
@@ -147,8 +160,8 @@ class _Finder:
                 hit = self.candidate(text, m.start("name"), m.end("name"), cue)
                 if hit:
                     found.append(hit)
-        if self.lexicon_s is not None:
-            for m in self.lexicon_s.finditer(text):
+        for lexicon in self.lexicons:
+            for m in lexicon.finditer(text):
                 hit = self.candidate(text, m.start(), m.end(), "lexicon")
                 if hit:
                     found.append(hit)
@@ -181,9 +194,12 @@ class NameRecogniser(RedactionRule):
                             continue
                         if token[0].isupper() and not token.isupper():
                             third.add(_word(token))
-                for m in re.finditer(_CAP, text):
-                    if self._in_role(text, m.start(), m.end()):
-                        prof.add(_word(m.group()))
+                for m in ROLE_THEN_NAME.finditer(text):
+                    token = re.match(_CAP, text[m.start("name"):m.start("name") + 40])
+                    if token:
+                        prof.add(_word(token.group()))
+                for m in NAME_THEN_ROLE.finditer(text):
+                    prof.add(_word(m.group("name")))
                 if protected is not None:
                     for m in protected.finditer(text):
                         prof.update(_word(w) for w in m.group().split())
