@@ -76,10 +76,10 @@ def _variants(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [words, words[:-1] + (short,)] if short else [words]
 
 
-def address_pattern(phrases: set[tuple[str, ...]]) -> re.Pattern[str] | None:
-    """One case-insensitive pattern for every phrase, words separated by spaces, commas or full stops."""
-    from governance.sar.redaction.trie import trie_source
+def address_pattern(phrases: set[tuple[str, ...]]):
+    """One case-blind matcher for every phrase, words separated by spaces, commas or full stops."""
+    from governance.sar.redaction.trie import WordMatcher, trie_source
 
     items = [v for p in phrases for v in _variants(p)]
     source = trie_source(items, joiner=r"[\s,.]+")
-    return re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE) if source else None
+    return WordMatcher(rf"\b(?:{source})(?!\w)", case_blind=True) if source else None

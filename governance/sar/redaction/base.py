@@ -10,14 +10,13 @@ a rule may apply without a reviewer (:mod:`governance.sar.exemptions`).
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Pattern, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from governance.errors import ConfigError
-from governance.sar.redaction.trie import compile_words
+from governance.sar.redaction.trie import AnyOf, WordMatcher, compile_words
 
 if TYPE_CHECKING:
     from governance.sar.discovery import Record
@@ -60,31 +59,25 @@ class RedactionContext:
         self.learned: dict[str, object] = {}
 
     @cached_property
-    def literal_pattern(self) -> Pattern[str] | None:
-        return compile_words(frozenset(t.lower() for t in self.people.literal_terms))
+    def literal_pattern(self) -> WordMatcher | None:
+        return compile_words(frozenset(self.people.literal_terms))
 
     @cached_property
     def literal_rules(self) -> dict[str, str]:
         return {term.lower(): rule for term, rule in self.people.literal_terms.items()}
 
     @cached_property
-    def given_pattern(self) -> Pattern[str] | None:
-        """Given names alone and their short forms: any case, or exact case for names that are words."""
-        loose = compile_words(frozenset(n.lower() for n in self.people.given_names))
-        if loose is not None:  # "Paulines" for "Pauline's", as notes are typed
-            loose = re.compile(loose.pattern[:-len("(?!\\w)")] + r"s?(?!\w)", re.IGNORECASE)
+    def given_pattern(self) -> AnyOf | None:
+        """Given names alone and their short forms: any case ("Paulines" too, as notes are typed), or exact
+        case for names that are words ("Lily", not "lily"), short aliases and initials."""
+        loose = compile_words(frozenset(self.people.given_names), True, "s?")
         exact = compile_words(frozenset(self.people.given_names_exact) | frozenset(self.people.short_aliases)
-                              | frozenset(self.people.initials), 0)
-        sources = [p.pattern for p in (loose, exact) if p is not None]
-        if not sources:
-            return None
-        if loose is not None and exact is not None:
-            return re.compile(f"(?i:{loose.pattern})|{exact.pattern}")
-        return loose or exact
+                              | frozenset(self.people.initials), False)
+        return AnyOf(loose, exact) if loose or exact else None
 
     @cached_property
-    def protected_pattern(self) -> Pattern[str] | None:
-        return compile_words(frozenset(n.lower() for n in self.people.protected_names))
+    def protected_pattern(self) -> WordMatcher | None:
+        return compile_words(frozenset(self.people.protected_names))
 
 
 class RedactionRule(ABC):

@@ -11,7 +11,9 @@ import re
 from datetime import date
 from typing import Iterator
 
-__all__ = ["DATE", "DOB_CUE", "read_dates", "dates_in"]
+__all__ = ["DATE", "DOB_CUE", "read_dates", "dates_in", "dob_cues"]
+
+from governance.sar.redaction.trie import at_word_start, fold
 
 _MONTHS = {m: i for i, names in enumerate((
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
@@ -19,15 +21,15 @@ _MONTHS = {m: i for i, names in enumerate((
     ("december", "dec")), start=1) for m in names}
 _MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _ORD = r"(?:st|nd|rd|th)?"
+# Matched on folded (lower-case) text; no leading look-behind (see trie.py): the start is checked in dates_in.
 DATE = re.compile(
-    r"(?<![\d/.-])(?P<d1>\d{1,2})(?P<sep>[./-])(?P<m1>\d{1,2})(?P=sep)(?P<y1>\d{4}|\d{2})(?![\d/-]|\.\d)"
-    rf"|(?<!\d)(?P<d2>\d{{1,2}}){_ORD}(?:\s+of)?\s+(?P<m2>{_MONTH}),?\s+(?P<y2>\d{{4}}|'?\d{{2}})(?!\d)"
-    rf"|\b(?P<m3>{_MONTH})\s+(?P<d3>\d{{1,2}}){_ORD},?\s+(?P<y3>\d{{4}})(?!\d)"
-    r"|(?<!\d)(?P<y4>\d{4})-(?P<m4>\d{2})-(?P<d4>\d{2})(?!\d)",
-    re.IGNORECASE,
+    r"(?P<d1>\d{1,2})(?P<sep>[./-])(?P<m1>\d{1,2})(?P=sep)(?P<y1>\d{4}|\d{2})(?![\d/-]|\.\d)"
+    rf"|(?P<d2>\d{{1,2}}){_ORD}(?:\s+of)?\s+(?P<m2>{_MONTH}),?\s+(?P<y2>\d{{4}}|'?\d{{2}})(?!\d)"
+    rf"|(?P<m3>{_MONTH})\s+(?P<d3>\d{{1,2}}){_ORD},?\s+(?P<y3>\d{{4}})(?!\d)"
+    r"|(?P<y4>\d{4})-(?P<m4>\d{2})-(?P<d4>\d{2})(?!\d)"
 )
 # Words that announce a date of birth; the date follows within a few words.
-DOB_CUE = re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born|birthday|b\.)(?=\W)", re.IGNORECASE)
+DOB_CUE = re.compile(r"(?:d\.?o\.?b\.?|date of birth|born|birthday|b\.)(?=\W)")
 
 
 def _month(text: str) -> int:
@@ -53,8 +55,34 @@ def read_dates(match: re.Match[str]) -> list[date]:
     return out
 
 
+def _starts_ok(text: str, m: re.Match[str]) -> bool:
+    i = m.start()
+    if i == 0:
+        return True
+    before = text[i - 1]
+    return not (before.isalnum() or (before in "/.-" and m.group("m3") is None))
+
+
+# Where a date may start: a cheap scan, then DATE is tried there alone (a scan with DATE itself is slow).
+_START = re.compile(r"\b(?:\d\d?(?:[./-]\d\d?[./-]\d\d|(?:st|nd|rd|th)?(?:\s+of)?\s+[a-z]{3})|\d{4}-\d\d-|"
+                    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)")
+
+
 def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:
-    for m in DATE.finditer(text):
-        days = read_dates(m)
-        if days:
-            yield m.start(), m.end(), days
+    scan = fold(text)
+    after = 0
+    for start in _START.finditer(scan):
+        if start.start() < after:
+            continue
+        m = DATE.match(scan, start.start())
+        if m and _starts_ok(scan, m):
+            after = m.end()
+            days = read_dates(m)
+            if days:
+                yield m.start(), m.end(), days
+
+
+def dob_cues(text: str) -> list[int]:
+    """Where each date-of-birth cue in ``text`` ends."""
+    scan = fold(text)
+    return [m.end() for m in DOB_CUE.finditer(scan) if at_word_start(scan, m.start())]

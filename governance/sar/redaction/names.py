@@ -25,48 +25,108 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.redaction import lexicon as lx
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
-from governance.sar.redaction.trie import compile_words, trie_source
+from governance.sar.redaction.trie import WordMatcher, at_word_start, compile_words, fold, trie_source
 
 __all__ = ["NameRecogniser", "find_names"]
 
 
 def _alt(words) -> str:
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+    """An alternation of words as a trie (the regex engine tests a few characters, not every word)."""
+    return trie_source(sorted({w.lower() for w in words}))
 
 
-_TOKEN = r"[A-Za-z][A-Za-z'’-]*"
+_TOKEN = r"[a-z][a-z'’-]*"  # scanning patterns run on folded text (trie.fold); case is read from the original
 _CAP = r"[A-Z][A-Za-z'’-]*"
-TITLE = re.compile(rf"\b(?i:{_alt(lx.TITLES)})\.?\s+(?P<name>{_TOKEN})")
-RELATION = re.compile(
-    rf"\b(?i:{_alt(lx.RELATIONS)})\b(?:\s+(?i:called|named|is|was))?(?:\s*[,:-]\s*|\s+)[\"“']?(?P<name>{_TOKEN})")
-# Not a pet's name: "a dog called Biscuit".
-CALLED = re.compile(rf"(?:\b(?P<pet>(?i:dog|cat|puppy|kitten|hamster|rabbit|horse|pony|fish|snake|bird|parrot))\s+)?"
-                    rf"\b(?i:called|named|introduced as|known as)\s+[\"“']?(?P<name>{_CAP})")
-APPOSITION = re.compile(
-    rf"(?P<name>{_CAP})\s*[,(]\s*(?i:(?:her|his|their|my|the|a|mum's|dad's|mums|dads|[a-z]+'s)\s+)?"
-    rf"(?i:(?:new|ex|old|older|younger|little|best|current|former)\s*-?\s*)?(?i:{_alt(lx.RELATIONS)})\b")
+_TITLES = "(?:mr|mrs|ms|miss|mx|dr)"
+_RELATIONS = _alt(lx.RELATIONS)
 _ROLE = _alt(lx.ROLES)
+TITLE = re.compile(rf"\b(?:{_alt(lx.TITLES)})\.?\s+(?P<name>{_TOKEN})")
+RELATION = re.compile(
+    rf"\b(?:{_RELATIONS})(?![\w-])(?:\s+(?:called|named|is|was))?(?:\s*[,:-]\s*|\s+)[\"“']?(?P<name>{_TOKEN})")
+CALLED = re.compile(rf"\b(?:called|named|introduced as|known as)\s+[\"“']?(?P<name>{_TOKEN})")
+# Not a pet's name: "a dog called Biscuit".
+_PET_BEFORE = re.compile(r"(?:dog|cat|puppy|kitten|hamster|rabbit|horse|pony|fish|snake|bird|parrot)\s+$")
+# "Kev, mum's new boyfriend" / "Darren (Leanne's ex)": the mark after the name; the name is the word before it.
+APPOSITION_MARK = re.compile(
+    rf"[,(]\s*(?:(?:her|his|their|my|the|a|mum's|dad's|mums|dads|[a-z]+'s)\s+)?"
+    rf"(?:(?:new|ex|old|older|younger|little|best|current|former)\s*-?\s*)?(?:{_RELATIONS})(?![\w-])")
+_WORD_BEFORE = re.compile(rf"(?P<name>{_CAP})\s*$")
 # One scan per text finds every name that follows a role ("DSL Mrs Akhtar", "SW Amy Todd").
 ROLE_THEN_NAME = re.compile(
-    rf"(?<!\w)(?:(?i:{trie_source(sorted(lx.ROLES))})|\((?i:{trie_source(sorted(lx.ROLES))})\))\s*[:\-,]?\s*"
-    rf"(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?(?P<name>[A-Za-z])")
-ROLE_BEFORE = re.compile(rf"(?:\b(?i:{_ROLE})|\((?i:{_ROLE})\))\s*[:\-,]?\s*(?:(?i:mr|mrs|ms|miss|mx|dr)\.?\s+)?$")
-ROLE_AFTER = re.compile(rf"^(?:\s*\([^)]{{0,30}}\b(?i:{_ROLE})\)|\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
+    rf"(?:\b(?:{_ROLE})|\((?:{_ROLE})\))(?!\w)\s*[:\-,]?\s*(?:{_TITLES}\.?\s+)?(?P<name>[a-z])")
+# Role marks after a name: "Jo (FSW)", "Mr Evans, head of year", "Janice (Home-Start volunteer)".
+ROLE_MARK = re.compile(
+    rf"\([^)]{{0,30}}(?<!\w)(?:{_ROLE})\)|\(\s*(?:the\s+)?(?:{_ROLE})(?!\w)|,\s*(?:the\s+|our\s+|a\s+)?(?:{_ROLE})(?!\w)")
+ROLE_AFTER = re.compile(rf"\s*(?:{ROLE_MARK.pattern})")
 # "Sam Pryce from Fenwick Recovery Service", "Jo (Home-Start)": in role, unless a relationship said otherwise.
 FROM_ORG_AFTER = re.compile(r"^(?:\s+(?:from|at)\s+(?:the\s+)?[A-Z]|\s*\(\s*[A-Z][A-Za-z&' -]+\))")
-NAME_THEN_ROLE = re.compile(rf"(?P<name>{_CAP})(?=\s*\([^)]{{0,30}}\b(?i:{_ROLE})\)|\s*\(\s*(?:the\s+)?(?i:{_ROLE})\b|\s*,\s*(?:the\s+|our\s+|a\s+)?(?i:{_ROLE})\b)")
 NEXT_CAP = re.compile(rf"\s+(?P<w>{_CAP})")
+_CAP_AT = re.compile(_CAP)
 SAY = frozenset("said says told asked rang phoned called texted stated reported explained wants wanted was is has had "
                 "came went attended disclosed agreed refused shouted".split())
 _RELATION_WORDS = frozenset(w for r in lx.RELATIONS for w in r.split())
-_RELATION_IN = re.compile(rf"\b(?i:{_alt(lx.RELATIONS)})\b")
+_RELATION_IN = re.compile(rf"(?<!\w)(?:{_RELATIONS})(?![\w-])")
 _ORG_BEFORE = re.compile(r"\b(?:St|Saint|Holy|Our)\.?\s+$")
+
+
+def _scan(pattern: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
+    return pattern.finditer(folded)  # every scanning pattern opens with \b, "(" or ","
+
+
+def _names_before(mark: re.Pattern[str], text: str, folded: str) -> Iterator[tuple[int, int]]:
+    """For each ``mark``, the capitalised word just before it: (start, end)."""
+    for m in _scan(mark, folded):
+        before = _WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        if before:
+            yield before.start("name"), before.end("name")
+
+
+_CALLED_WORDS = ("called", "named", "introduced as", "known as")
+_KIND = {**{w: "role" for w in lx.ROLES}, **{w: "relation" for w in lx.RELATIONS},
+         **{w: "called" for w in _CALLED_WORDS}, **{w: "title" for w in lx.TITLES}}
+# Every cue word in one pass (a trie), then the words after it are read with a small anchored pattern.
+_CUE = re.compile(rf"\b(?P<key>{_alt(_KIND)})(?![\w-])")
+_TAIL = {
+    "title": re.compile(rf"\.?\s+(?P<name>{_TOKEN})"),
+    "relation": re.compile(rf"(?:\s+(?:called|named|is|was))?(?:\s*[,:-]\s*|\s+)[\"“']?(?P<name>{_TOKEN})"),
+    "called": re.compile(rf"\s+[\"“']?(?P<name>{_TOKEN})"),
+    "role": re.compile(rf"\)?\s*[:\-,]?\s*(?:{_TITLES}\.?\s+)?(?P<name>[a-z])"),
+}
+
+
+class Cues:
+    """What the cue words of one text introduce: named words (start, end, cue) and names right after a role."""
+
+    __slots__ = ("named", "role_starts")
+
+    def __init__(self, text: str, folded: str) -> None:
+        self.named: list[tuple[int, int, str]] = []
+        self.role_starts: set[int] = set()
+        for m in _CUE.finditer(folded):
+            kind = _KIND[" ".join(m.group("key").split())]
+            tail = _TAIL[kind].match(folded, m.end())
+            if tail is None:
+                continue
+            s, e = tail.start("name"), tail.end("name")
+            if kind == "role":
+                self.role_starts.add(s)
+            elif kind != "called" or (text[s].isupper() and not _PET_BEFORE.search(folded, max(0, m.start() - 12), m.start())):
+                self.named.append((s, e, kind))
+        self.named += [(s, e, "apposition") for s, e in _names_before(APPOSITION_MARK, text, folded)]
+
+
+_NEXT_WORD = re.compile(r"\s+([a-z]+)")
+
+
+def _said_next(text: str, end: int) -> bool:
+    m = _NEXT_WORD.match(text, end)
+    return m is not None and m.group(1) in SAY
 
 
 def _word(token: str) -> str:
@@ -78,10 +138,9 @@ def _word(token: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _possessive(words: frozenset[str]) -> re.Pattern[str] | None:
+def _possessive(words: frozenset[str]) -> WordMatcher | None:
     """Whole words, with an optional possessive ("Pauline's": the 's belongs to the name)."""
-    plain = compile_words(words)
-    return re.compile(plain.pattern[:-len("(?!\\w)")] + r"(?:['’]s)?(?!\w)", re.IGNORECASE) if plain else None
+    return compile_words(words, True, "(?:['’]s)?")
 
 
 class _Finder:
@@ -91,6 +150,8 @@ class _Finder:
         self.own = {w.lower() for w in people.own_words}
         self.everyday = lx.everyday_names()
         others_given = {t.given.lower() for t in people.others if len(t.given) >= 3}
+        # Known third parties' given names: the known_people rule redacts them wherever they are.
+        self.known = {n.lower() for n in people.given_names} | {n.lower() for n in people.given_names_exact}
         extra = (frozenset(others_given) | self.third) - lx.given_names()
         self.names = lx.given_names() | extra
         # The lexicon compiles once per process; a request's own names are a second, small pattern.
@@ -117,7 +178,7 @@ class _Finder:
 
     def _role(self, text: str, start: int, end: int, cue: str) -> bool:
         after = text[end:end + 45]
-        if start in self.role_starts or ROLE_AFTER.match(after):
+        if start in self.role_starts or ROLE_AFTER.match(fold(after)):
             return True
         m = FROM_ORG_AFTER.match(after)
         return bool(m) and cue not in ("relation", "title") and not _RELATION_IN.search(m.group())
@@ -127,8 +188,11 @@ class _Finder:
         w = _word(token)
         if len(w) < 2 or (token.isupper() and len(token) <= 4):
             return None
-        if self._blocked_word(w, cue) or (w in self.own and cue != "title"):
+        if self._blocked_word(w, cue) or (w in self.own and cue != "title") or (cue == "lexicon" and w in self.known):
             return None
+        if cue == "lexicon" and w in self.everyday and not (
+                NEXT_CAP.match(text, end) or token.endswith(("'s", "’s")) or _said_next(text, end)):
+            return None  # a word that is also a name, with no sign of a person (checked fully below)
         lower = token[0].islower()
         if lower and cue != "title":
             # Lower case: only a lexicon name (after a relationship, even one that is also a word: "nan pat").
@@ -144,22 +208,14 @@ class _Finder:
         if self._role(text, start, new_end, cue):
             return None
         if cue == "lexicon" and w in self.everyday:
-            nxt = re.match(r"\s+([a-z]+)", text[new_end:new_end + 20])
-            evidence = new_end > end or (nxt is not None and nxt.group(1) in SAY) or token.endswith(("'s", "’s"))
-            if not evidence:
+            if not (new_end > end or _said_next(text, new_end) or token.endswith(("'s", "’s"))):
                 return None
         return start, new_end, cue
 
-    def find(self, text: str) -> list[tuple[int, int, str]]:
-        found: list[tuple[int, int, str]] = []
-        self.role_starts = {m.start("name") for m in ROLE_THEN_NAME.finditer(text)}
-        for pattern, cue in ((TITLE, "title"), (RELATION, "relation"), (CALLED, "called"), (APPOSITION, "apposition")):
-            for m in pattern.finditer(text):
-                if m.groupdict().get("pet"):
-                    continue
-                hit = self.candidate(text, m.start("name"), m.end("name"), cue)
-                if hit:
-                    found.append(hit)
+    def find(self, text: str, cues: "Cues | None" = None) -> list[tuple[int, int, str]]:
+        cues = cues or Cues(text, fold(text))
+        self.role_starts = cues.role_starts
+        found = [hit for s, e, cue in cues.named if (hit := self.candidate(text, s, e, cue))]
         for lexicon in self.lexicons:
             for m in lexicon.finditer(text):
                 hit = self.candidate(text, m.start(), m.end(), "lexicon")
@@ -183,36 +239,32 @@ class NameRecogniser(RedactionRule):
         third: set[str] = set()
         prof: set[str] = set()
         protected = context.protected_pattern
+        seen: dict[str, Cues] = {}  # each text's cues, read once here and again by apply
         for record in records:
             for text in record.fields.values():
-                if not text:
+                if not text or text in seen:
                     continue
-                for pattern in (RELATION, CALLED, APPOSITION):
-                    for m in pattern.finditer(text):
-                        token = m.group("name")
-                        if m.groupdict().get("pet"):
-                            continue
-                        if token[0].isupper() and not token.isupper():
-                            third.add(_word(token))
-                for m in ROLE_THEN_NAME.finditer(text):
-                    token = re.match(_CAP, text[m.start("name"):m.start("name") + 40])
+                folded = fold(text)
+                cues = seen[text] = Cues(text, folded)
+                for s, e, cue in cues.named:
+                    token = text[s:e]
+                    if cue != "title" and token[0].isupper() and not token.isupper():
+                        third.add(_word(token))
+                for start in cues.role_starts:
+                    token = _CAP_AT.match(text, start)
                     if token:
                         prof.add(_word(token.group()))
-                for m in NAME_THEN_ROLE.finditer(text):
-                    prof.add(_word(m.group("name")))
+                for s, e in _names_before(ROLE_MARK, text, folded):
+                    prof.add(_word(text[s:e]))
                 if protected is not None:
                     for m in protected.finditer(text):
                         prof.update(_word(w) for w in m.group().split())
+        context.learned[self.name + ":cues"] = seen
         blocked = lx.STOP_WORDS | lx.ORG_WORDS | lx.CALENDAR | set(lx.TITLES)
         third -= blocked
         prof -= blocked
         prof -= third  # a name used both ways: the stricter reading
         context.learned[self.name] = (frozenset(third), frozenset(prof))
-
-    @staticmethod
-    def _in_role(text: str, start: int, end: int) -> bool:
-        return bool(ROLE_BEFORE.search(text[max(0, start - 45):start])) or bool(
-            ROLE_AFTER.match(text[end:end + 45]))
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
         learned = context.learned.get(self.name, (frozenset(), frozenset()))
@@ -220,10 +272,12 @@ class NameRecogniser(RedactionRule):
         if finder is None or finder[0] is not learned:
             finder = (learned, _Finder(context, learned))
             context.learned[self.name + ":finder"] = finder
+        seen = context.learned.get(self.name + ":cues", {})
         out = []
         for field, text in record.fields.items():
             if text:
-                out += [self.span(record, field, s, e, THIRD_PARTY, f"name_{cue}") for s, e, cue in finder[1].find(text)]
+                out += [self.span(record, field, s, e, THIRD_PARTY, f"name_{cue}")
+                        for s, e, cue in finder[1].find(text, seen.get(text))]
         return out
 
 

@@ -18,7 +18,7 @@ import re
 from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.people import digits, national
-from governance.sar.redaction.dates import DOB_CUE, dates_in
+from governance.sar.redaction.dates import dates_in, dob_cues
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
 
 __all__ = ["KnownPeopleRule", "PatternRule", "DateOfBirthRule", "PHONE", "EMAIL", "POSTCODE", "NI_NUMBER",
@@ -86,7 +86,7 @@ class KnownPeopleRule(RedactionRule):
             out += [self.span(record, field, s, e, THIRD_PARTY, "known_person_phone")
                     for s, e, number in phones_in(text) if number in people.third_party_phones]
             if people.family_dobs or people.other_dobs:
-                cues = [m.end() for m in DOB_CUE.finditer(text)] if people.other_dobs else []
+                cues = dob_cues(text) if people.other_dobs else []
                 for s, e, days in dates_in(text):
                     cued = any(0 <= s - c <= 40 for c in cues)
                     if any(d in people.family_dobs or (cued and d in people.other_dobs) for d in days):
@@ -106,7 +106,7 @@ class DateOfBirthRule(RedactionRule):
         for field, text in record.fields.items():
             if not text:
                 continue
-            cues = [m.end() for m in DOB_CUE.finditer(text)]
+            cues = dob_cues(text)
             if not cues:
                 continue
             for s, e, days in dates_in(text):

@@ -4,17 +4,31 @@ A plain alternation of thousands of names makes the regex engine try every branc
 position; a trie shares prefixes, so each position costs a few character tests whatever the
 number of strings. Strings are sequences of units (characters, or words for addresses); a space
 inside a unit sequence matches any run of whitespace, and ``joiner`` goes between units.
+
+Two measured rules keep Python's engine fast (about ten times, on casenotes): case is folded by
+lower-casing the text once (:func:`fold`, same length, so offsets hold) rather than with
+``re.IGNORECASE``; and a pattern opens with ``\b``, not a look-behind such as ``(?<!\w)``.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
-__all__ = ["trie_source", "compile_words"]
+__all__ = ["trie_source", "compile_words", "WordMatcher", "fold", "at_word_start"]
 
 _END = ""
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased, same length (non-ASCII text is folded for A-Z only)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def at_word_start(text: str, i: int) -> bool:
+    return i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
 
 
 def _unit(unit: str) -> str:
@@ -46,8 +60,33 @@ def trie_source(items: Iterable[Sequence[str]], joiner: str = "") -> str | None:
     return build(root, True)
 
 
+class WordMatcher:
+    """Whole words or phrases: ``finditer`` yields matches on ``text`` (folded first when case-blind)."""
+
+    def __init__(self, source: str, case_blind: bool) -> None:
+        self.regex = re.compile(source)
+        self.case_blind = case_blind
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.regex.finditer(fold(text) if self.case_blind else text)
+
+
 @lru_cache(maxsize=64)
-def compile_words(words: frozenset[str], flags: int = re.IGNORECASE) -> re.Pattern[str] | None:
-    """One pattern for whole words or phrases (no word character either side); cached per word set."""
-    source = trie_source(sorted(words))
-    return re.compile(rf"(?<!\w)(?:{source})(?!\w)", flags) if source else None
+def compile_words(words: frozenset[str], case_blind: bool = True, suffix: str = "") -> WordMatcher | None:
+    """One matcher for whole words or phrases (``suffix``, e.g. a possessive, may follow); cached per word set.
+
+    A match's offsets are the text's; with ``case_blind`` its ``group()`` is the folded text.
+    """
+    source = trie_source(sorted({w.lower() for w in words} if case_blind else words))
+    return WordMatcher(rf"\b(?:{source}){suffix}(?!\w)", case_blind) if source else None
+
+
+class AnyOf:
+    """Several matchers as one ``finditer`` (the caller does not depend on the order of matches)."""
+
+    def __init__(self, *matchers) -> None:
+        self.matchers = [m for m in matchers if m is not None]
+
+    def finditer(self, text: str):
+        for m in self.matchers:
+            yield from m.finditer(text)
