@@ -81,5 +81,5 @@ def address_pattern(phrases: set[tuple[str, ...]]):
     from governance.sar.redaction.trie import WordMatcher, trie_source
 
     items = [v for p in phrases for v in _variants(p)]
-    source = trie_source(items, joiner=r"[\s,.]+")
-    return WordMatcher(rf"\b(?:{source})(?!\w)", case_blind=True) if source else None
+    source = trie_source(items, joiner=r"[\s,.]+", word_start=True)
+    return WordMatcher(rf"(?:{source})(?!\w)", case_blind=True) if source else None

@@ -64,8 +64,9 @@ def _starts_ok(text: str, m: re.Match[str]) -> bool:
 
 
 # Where a date may start: a cheap scan, then DATE is tried there alone (a scan with DATE itself is slow).
-_START = re.compile(r"\b(?:\d\d?(?:[./-]\d\d?[./-]\d\d|(?:st|nd|rd|th)?(?:\s+of)?\s+[a-z]{3})|\d{4}-\d\d-|"
-                    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)")
+_START = re.compile(r"(?:\d(?<!\w\d)\d?(?:[./-]\d\d?[./-]\d\d|(?:st|nd|rd|th)?(?:\s+of)?\s+[a-z]{3})|\d{4}-\d\d-|"
+                    r"(?:j(?<!\w.)(?:an|u[nl])|f(?<!\w.)eb|m(?<!\w.)a[ry]|a(?<!\w.)(?:pr|ug)|s(?<!\w.)ep|o(?<!\w.)ct|"
+                    r"n(?<!\w.)ov|d(?<!\w.)ec)[a-z]*\.?\s+\d)")
 
 
 def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:

@@ -91,7 +91,7 @@ _CALLED_WORDS = ("called", "named", "introduced as", "known as")
 _KIND = {**{w: "role" for w in lx.ROLES}, **{w: "relation" for w in lx.RELATIONS},
          **{w: "called" for w in _CALLED_WORDS}, **{w: "title" for w in lx.TITLES}}
 # Every cue word in one pass (a trie), then the words after it are read with a small anchored pattern.
-_CUE = re.compile(rf"\b(?P<key>{_alt(_KIND)})(?![\w-])")
+_CUE = re.compile(rf"(?P<key>{trie_source(sorted(_KIND), word_start=True)})(?![\w-])")
 _TAIL = {
     "title": re.compile(rf"\.?\s+(?P<name>{_TOKEN})"),
     "relation": re.compile(rf"(?:\s+(?:called|named|is|was))?(?:\s*[,:-]\s*|\s+)[\"“']?(?P<name>{_TOKEN})"),

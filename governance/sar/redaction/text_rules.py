@@ -35,8 +35,8 @@ _STREET = r"(?:Road|Rd|Street|St|Avenue|Ave|Close|Drive|Lane|Terrace|Crescent|Co
 _BUILDING = r"(?:House|Court|Lodge|Mansions|Tower|Point|Heights)"
 _CAP = r"[A-Z][a-z'’]+"
 STREET_ADDRESS = re.compile(
-    rf"(?i:flat|apartment|unit)\s+\d+[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP})?\s+{_BUILDING}\b(?:,?\s+\d+[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+{_STREET}\b)?"
-    rf"|(?<![\w/.-])\d{{1,4}}[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+{_STREET}\b"
+    rf"(?:[Ff]lat|[Aa]partment|[Uu]nit)\s+\d+[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP})?\s+{_BUILDING}\b(?:,?\s+\d+[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+{_STREET}\b)?"
+    rf"|\d(?<![\w/.-]\d)\d{{0,3}}[A-Za-z]?,?\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+{_STREET}\b"
     r"(?!\s+(?:Academy|Primary|School|College|Nursery|Surgery|Centre|Hospital|Clinic|Park|Estate|Church))"
 )
 

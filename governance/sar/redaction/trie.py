@@ -7,7 +7,8 @@ inside a unit sequence matches any run of whitespace, and ``joiner`` goes betwee
 
 Two measured rules keep Python's engine fast (about ten times, on casenotes): case is folded by
 lower-casing the text once (:func:`fold`, same length, so offsets hold) rather than with
-``re.IGNORECASE``; and a pattern opens with ``\b``, not a look-behind such as ``(?<!\w)``.
+``re.IGNORECASE``; and a pattern opens with plain characters, not ``\b`` or a look-behind (see
+``word_start``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ def _unit(unit: str) -> str:
     return r"\s+" if unit == " " else re.escape(unit)
 
 
-def trie_source(items: Iterable[Sequence[str]], joiner: str = "") -> str | None:
-    """Regex source matching any of ``items`` (each a sequence of units), longest first at each branch."""
+def trie_source(items: Iterable[Sequence[str]], joiner: str = "", word_start: bool = False) -> str | None:
+    """Regex source matching any of ``items`` (each a sequence of units), longest first at each branch.
+
+    ``word_start``: match only where no word character precedes. The check follows the first unit
+    (``(?<!\w.)`` after a one-character unit) so the pattern still opens with plain characters, which
+    the regex engine scans for quickly; a leading ``\b`` or look-behind is tried at every position.
+    """
     root: dict = {}
     for item in items:
         if not item:
@@ -53,7 +59,8 @@ def trie_source(items: Iterable[Sequence[str]], joiner: str = "") -> str | None:
         for unit in sorted(k for k in node if k != _END):
             child = node[unit]
             rest = build(child, False) if any(k != _END for k in child) else ""
-            branches.append(("" if first else joiner) + _unit(unit) + rest)
+            guard = f"(?<!\\w{'.' * len(unit)})" if first and word_start else ""
+            branches.append(("" if first else joiner) + _unit(unit) + guard + rest)
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
         return f"(?:{body})?" if _END in node else body
 
@@ -77,8 +84,8 @@ def compile_words(words: frozenset[str], case_blind: bool = True, suffix: str = 
 
     A match's offsets are the text's; with ``case_blind`` its ``group()`` is the folded text.
     """
-    source = trie_source(sorted({w.lower() for w in words} if case_blind else words))
-    return WordMatcher(rf"\b(?:{source}){suffix}(?!\w)", case_blind) if source else None
+    source = trie_source(sorted({w.lower() for w in words} if case_blind else words), word_start=True)
+    return WordMatcher(rf"(?:{source}){suffix}(?!\w)", case_blind) if source else None
 
 
 class AnyOf:
