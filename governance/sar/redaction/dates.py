@@ -63,19 +63,30 @@ def _starts_ok(text: str, m: re.Match[str]) -> bool:
     return not (before.isalnum() or (before in "/.-" and m.group("m3") is None))
 
 
-# Where a date may start: a cheap scan, then DATE is tried there alone (a scan with DATE itself is slow).
-_START = re.compile(r"(?:\d(?<!\w\d)\d?(?:[./-]\d\d?[./-]\d\d|(?:st|nd|rd|th)?(?:\s+of)?\s+[a-z]{3})|\d{4}-\d\d-|"
-                    r"(?:j(?<!\w.)(?:an|u[nl])|f(?<!\w.)eb|m(?<!\w.)a[ry]|a(?<!\w.)(?:pr|ug)|s(?<!\w.)ep|o(?<!\w.)ct|"
-                    r"n(?<!\w.)ov|d(?<!\w.)ec)[a-z]*\.?\s+\d)")
+# Where a date may start: cheap scans that open with a digit, then DATE is tried there alone (a scan
+# with DATE itself, or one opening with month letters, tries nearly every position of the text).
+_START = re.compile(r"\d(?<!\w\d)\d?(?:[./-]\d\d?[./-]\d\d|(?:st|nd|rd|th)?(?:\s+of)?\s+"
+                    r"(?:jan|feb|ma[ry]|apr|ju[nl]|aug|sep|oct|nov|dec))|\d(?<!\w\d)\d{3}-\d\d-")
+_DAY_YEAR = re.compile(r"\d(?<!\w\d)\d?(?:st|nd|rd|th)?,?\s+\d{4}(?!\d)")  # the "7th, 2019" of "March 7th, 2019"
+_MONTH_BEFORE = re.compile(rf"(?<![a-z]){_MONTH}\s+$")
+
+
+def _starts(scan: str) -> list[int]:
+    starts = [m.start() for m in _START.finditer(scan)]
+    for m in _DAY_YEAR.finditer(scan):
+        month = _MONTH_BEFORE.search(scan, max(0, m.start() - 12), m.start())
+        if month:
+            starts.append(month.start())
+    return sorted(starts)
 
 
 def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:
     scan = fold(text)
     after = 0
-    for start in _START.finditer(scan):
-        if start.start() < after:
+    for start in _starts(scan):
+        if start < after:
             continue
-        m = DATE.match(scan, start.start())
+        m = DATE.match(scan, start)
         if m and _starts_ok(scan, m):
             after = m.end()
             days = read_dates(m)

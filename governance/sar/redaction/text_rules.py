@@ -75,7 +75,7 @@ class KnownPeopleRule(RedactionRule):
                 continue
             if literal is not None:
                 out += [self.span(record, field, m.start(), m.end(), THIRD_PARTY,
-                                  rules.get(" ".join(m.group().lower().split()), "known_person"))
+                                  rules.get(m.group()) or rules.get(" ".join(m.group().split()), "known_person"))
                         for m in literal.finditer(text)]
             if given is not None:
                 out += [self.span(record, field, m.start(), m.end(), THIRD_PARTY, "known_person_given_name")
@@ -85,8 +85,8 @@ class KnownPeopleRule(RedactionRule):
                         for m in addresses.finditer(text)]
             out += [self.span(record, field, s, e, THIRD_PARTY, "known_person_phone")
                     for s, e, number in phones_in(text) if number in people.third_party_phones]
-            if people.family_dobs or people.other_dobs:
-                cues = dob_cues(text) if people.other_dobs else []
+            cues = dob_cues(text) if people.other_dobs else []
+            if people.family_dobs or cues:
                 for s, e, days in dates_in(text):
                     cued = any(0 <= s - c <= 40 for c in cues)
                     if any(d in people.family_dobs or (cued and d in people.other_dobs) for d in days):

@@ -23,8 +23,10 @@ _END = ""
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
+@lru_cache(maxsize=8)
 def fold(text: str) -> str:
-    """``text`` lower-cased, same length (non-ASCII text is folded for A-Z only)."""
+    """``text`` lower-cased, same length (non-ASCII text is folded for A-Z only); the last few are kept,
+    as every rule folds the same field in turn."""
     return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
