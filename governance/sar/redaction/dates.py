@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Iterator
 
 __all__ = ["DATE", "DOB_CUE", "read_dates", "dates_in", "dob_cues"]
@@ -29,7 +30,7 @@ DATE = re.compile(
     r"|(?P<y4>\d{4})-(?P<m4>\d{2})-(?P<d4>\d{2})(?!\d)"
 )
 # Words that announce a date of birth; the date follows within a few words.
-DOB_CUE = re.compile(r"(?:d\.?o\.?b\.?|date of birth|born|birthday|b\.)(?=\W)")
+DOB_CUE = re.compile(r"(?:d(?<!\w.)(?:\.?o\.?b\.?|ate of birth)|b(?<!\w.)(?:orn|irthday|\.))(?=\W)")
 
 
 def _month(text: str) -> int:
@@ -94,7 +95,7 @@ def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:
                 yield m.start(), m.end(), days
 
 
-def dob_cues(text: str) -> list[int]:
+@lru_cache(maxsize=8)
+def dob_cues(text: str) -> tuple[int, ...]:
     """Where each date-of-birth cue in ``text`` ends."""
-    scan = fold(text)
-    return [m.end() for m in DOB_CUE.finditer(scan) if at_word_start(scan, m.start())]
+    return tuple(m.end() for m in DOB_CUE.finditer(fold(text)))

@@ -14,6 +14,7 @@ professionals' work contacts are kept. Names of people the store does not know: 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
@@ -25,7 +26,7 @@ __all__ = ["KnownPeopleRule", "PatternRule", "DateOfBirthRule", "PHONE", "EMAIL"
            "NHS_NUMBER", "STREET_ADDRESS", "nhs_valid", "phones_in"]
 
 # A UK number in any spacing: 07700 900123, 0113-496-0222, (020) 7946 0958, +44 (0)20 7946 0958.
-PHONE = re.compile(r"(?<![\w+])(?:\+44\s?(?:\(0\)\s?)?\d|\(0\d{2,4}\)|0\d)(?:[\s-]?\d|\s?\)?\s?\d){5,10}(?!\d)")
+PHONE = re.compile(r"(?:\+(?<![\w+]\+)44\s?(?:\(0\)\s?)?\d|\((?<![\w+]\()0\d{2,4}\)|0(?<![\w+]0)\d)(?:[\s-]?\d|\s?\)?\s?\d){5,10}(?!\d)")
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b")
 # Any two prefix letters: fictional and unissued prefixes are redacted too.
@@ -51,12 +52,15 @@ def nhs_valid(number: str) -> bool:
     return check != 10 and check == int(d[9])
 
 
-def phones_in(text: str):
-    """(start, end, national digits) of every UK phone number in ``text``."""
+@lru_cache(maxsize=8)
+def phones_in(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, national digits) of every UK phone number in ``text`` (kept for the next rule)."""
+    out = []
     for m in PHONE.finditer(text):
         number = national(m.group())
         if len(number) in (10, 11) and number.startswith("0"):
-            yield m.start(), m.end(), number
+            out.append((m.start(), m.end(), number))
+    return tuple(out)
 
 
 class KnownPeopleRule(RedactionRule):
@@ -143,6 +147,10 @@ class PatternRule(RedactionRule):
         return False
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
+        if self.kind == "phone":  # the numbers known_people read already
+            keep = context.people.keep_phones
+            return [self.span(record, field, s, e, THIRD_PARTY) for field, text in record.fields.items() if text
+                    for s, e, number in phones_in(text) if number not in keep]
         return [
             self.span(record, field, m.start(), m.end(), THIRD_PARTY)
             for field, text in record.fields.items() if text
