@@ -212,6 +212,16 @@ class KnownPeople:
         self.third_party_words = {w.lower() for t in self.third_parties for n in t.names for w in n.split()}
 
     @cached_property
+    def memo_key(self) -> tuple:
+        """Everything the matchers are built from: equal keys, equal answers (see redaction/memo.py)."""
+        return (frozenset(self.literal_terms.items()), tuple(self.given_names), tuple(self.given_names_exact),
+                tuple(self.short_aliases), tuple(self.initials), frozenset(self.third_party_phones),
+                frozenset(self.family_dobs), frozenset(self.other_dobs), frozenset(self.own_dobs),
+                frozenset(self.address_phrases), frozenset(self.own_phrases), frozenset(self.keep_phones),
+                frozenset(self.keep_emails), frozenset(self.keep_postcodes), tuple(self.protected_names),
+                frozenset(self.own_words), frozenset(t.given.lower() for t in self.others))
+
+    @cached_property
     def address_matcher(self) -> re.Pattern[str] | None:
         return address_pattern(self.address_phrases)
 

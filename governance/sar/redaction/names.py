@@ -31,6 +31,7 @@ from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.redaction import lexicon as lx
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
+from governance.sar.redaction.memo import SpanMemo, context_number
 from governance.sar.redaction.trie import WordMatcher, at_word_start, compile_words, fold, trie_source
 
 __all__ = ["NameRecogniser", "find_names"]
@@ -143,6 +144,22 @@ def _possessive(words: frozenset[str]) -> WordMatcher | None:
     return compile_words(words, True, "(?:['’]s)?")
 
 
+@lru_cache(maxsize=50_000)
+def _learn(text: str) -> tuple[Cues, frozenset[str], frozenset[str]]:
+    """A text's cues, the names it gives a relationship and the names it gives a role (depends on the text only)."""
+    folded = fold(text)
+    cues = Cues(text, folded)
+    third = {_word(text[s:e]) for s, e, cue in cues.named
+             if cue != "title" and text[s].isupper() and not text[s:e].isupper()}
+    prof = set()
+    for start in cues.role_starts:
+        token = _CAP_AT.match(text, start)
+        if token:
+            prof.add(_word(token.group()))
+    prof.update(_word(text[s:e]) for s, e in _names_before(ROLE_MARK, text, folded))
+    return cues, frozenset(third), frozenset(prof)
+
+
 class _Finder:
     def __init__(self, context: RedactionContext, learned: tuple[frozenset[str], frozenset[str]]) -> None:
         people = context.people
@@ -239,26 +256,21 @@ class NameRecogniser(RedactionRule):
         third: set[str] = set()
         prof: set[str] = set()
         protected = context.protected_pattern
+        number = context.learned.get("memo:people")
+        if number is None:
+            number = context.learned["memo:people"] = context_number(context.people.memo_key)
         seen: dict[str, Cues] = {}  # each text's cues, read once here and again by apply
         for record in records:
             for text in record.fields.values():
                 if not text or text in seen:
                     continue
-                folded = fold(text)
-                cues = seen[text] = Cues(text, folded)
-                for s, e, cue in cues.named:
-                    token = text[s:e]
-                    if cue != "title" and token[0].isupper() and not token.isupper():
-                        third.add(_word(token))
-                for start in cues.role_starts:
-                    token = _CAP_AT.match(text, start)
-                    if token:
-                        prof.add(_word(token.group()))
-                for s, e in _names_before(ROLE_MARK, text, folded):
-                    prof.add(_word(text[s:e]))
+                cues, learned_third, learned_prof = _learn(text)
+                seen[text] = cues
+                third.update(learned_third)
+                prof.update(learned_prof)
                 if protected is not None:
-                    for m in protected.finditer(text):
-                        prof.update(_word(w) for w in m.group().split())
+                    prof.update(w for _, _, w in _PROTECTED.spans(number, text, lambda t: tuple(
+                        (0, 0, _word(w)) for m in protected.finditer(t) for w in m.group().split())))
         context.learned[self.name + ":cues"] = seen
         blocked = lx.STOP_WORDS | lx.ORG_WORDS | lx.CALENDAR | set(lx.TITLES)
         third -= blocked
@@ -273,12 +285,16 @@ class NameRecogniser(RedactionRule):
             finder = (learned, _Finder(context, learned))
             context.learned[self.name + ":finder"] = finder
         seen = context.learned.get(self.name + ":cues", {})
-        out = []
-        for field, text in record.fields.items():
-            if text:
-                out += [self.span(record, field, s, e, THIRD_PARTY, f"name_{cue}")
-                        for s, e, cue in finder[1].find(text, seen.get(text))]
+        number = context.learned.get(self.name + ":memo")
+        if number is None:
+            number = context.learned[self.name + ":memo"] = context_number((context.people.memo_key, learned))
+        find = lambda text: tuple((s, e, f"name_{cue}") for s, e, cue in finder[1].find(text, seen.get(text)))  # noqa: E731
+        out = [self.span(record, field, s, e, THIRD_PARTY, rule)
+               for field, text in record.fields.items() if text
+               for s, e, rule in _MEMO.spans(number, text, find)]
         return out
 
 
+_MEMO = SpanMemo()
+_PROTECTED = SpanMemo()  # professionals' name words in a text, per request's people
 register_rule(NameRecogniser())

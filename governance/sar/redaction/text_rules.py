@@ -21,6 +21,7 @@ from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.people import digits, national
 from governance.sar.redaction.dates import dates_in, dob_cues
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
+from governance.sar.redaction.memo import SpanMemo, context_number
 
 __all__ = ["KnownPeopleRule", "PatternRule", "DateOfBirthRule", "PHONE", "EMAIL", "POSTCODE", "NI_NUMBER",
            "NHS_NUMBER", "STREET_ADDRESS", "nhs_valid", "phones_in"]
@@ -63,6 +64,20 @@ def phones_in(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(out)
 
 
+def _remembered(rule: RedactionRule, record: Record, context: RedactionContext, find) -> list[Redaction]:
+    """``rule``'s spans of each text field of ``record``: ``find(text)`` once per people and text (see memo.py)."""
+    number = context.learned.get("memo:people")
+    if number is None:
+        number = context.learned["memo:people"] = context_number(context.people.memo_key)
+    memo = _MEMOS.setdefault(rule.name, SpanMemo())
+    return [rule.span(record, field, s, e, THIRD_PARTY, sub or None)
+            for field, text in record.fields.items() if text
+            for s, e, sub in memo.spans(number, text, find)]
+
+
+_MEMOS: dict[str, SpanMemo] = {}
+
+
 class KnownPeopleRule(RedactionRule):
     """Names, aliases, initials, addresses, e-mails, dates of birth and phones of known third parties."""
 
@@ -70,32 +85,29 @@ class KnownPeopleRule(RedactionRule):
     codes = (THIRD_PARTY,)
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
-        out: list[Redaction] = []
+        return _remembered(self, record, context, lambda text: self._spans(text, context))
+
+    @staticmethod
+    def _spans(text: str, context: RedactionContext) -> tuple[tuple[int, int, str], ...]:
         people = context.people
         literal, rules = context.literal_pattern, context.literal_rules
         given, addresses = context.given_pattern, people.address_matcher
-        for field, text in record.fields.items():
-            if not text:
-                continue
-            if literal is not None:
-                out += [self.span(record, field, m.start(), m.end(), THIRD_PARTY,
-                                  rules.get(m.group()) or rules.get(" ".join(m.group().split()), "known_person"))
-                        for m in literal.finditer(text)]
-            if given is not None:
-                out += [self.span(record, field, m.start(), m.end(), THIRD_PARTY, "known_person_given_name")
-                        for m in given.finditer(text)]
-            if addresses is not None:
-                out += [self.span(record, field, m.start(), m.end(), THIRD_PARTY, "known_person_address")
-                        for m in addresses.finditer(text)]
-            out += [self.span(record, field, s, e, THIRD_PARTY, "known_person_phone")
-                    for s, e, number in phones_in(text) if number in people.third_party_phones]
-            cues = dob_cues(text) if people.other_dobs else []
-            if people.family_dobs or cues:
-                for s, e, days in dates_in(text):
-                    cued = any(0 <= s - c <= 40 for c in cues)
-                    if any(d in people.family_dobs or (cued and d in people.other_dobs) for d in days):
-                        out.append(self.span(record, field, s, e, THIRD_PARTY, "known_person_dob"))
-        return out
+        out: list[tuple[int, int, str]] = []
+        if literal is not None:
+            out += [(m.start(), m.end(), rules.get(m.group()) or rules.get(" ".join(m.group().split()), "known_person"))
+                    for m in literal.finditer(text)]
+        if given is not None:
+            out += [(m.start(), m.end(), "known_person_given_name") for m in given.finditer(text)]
+        if addresses is not None:
+            out += [(m.start(), m.end(), "known_person_address") for m in addresses.finditer(text)]
+        out += [(s, e, "known_person_phone") for s, e, number in phones_in(text) if number in people.third_party_phones]
+        cues = dob_cues(text) if people.other_dobs else ()
+        if people.family_dobs or cues:
+            for s, e, days in dates_in(text):
+                cued = any(0 <= s - c <= 40 for c in cues)
+                if any(d in people.family_dobs or (cued and d in people.other_dobs) for d in days):
+                    out.append((s, e, "known_person_dob"))
+        return tuple(out)
 
 
 class DateOfBirthRule(RedactionRule):
@@ -105,18 +117,15 @@ class DateOfBirthRule(RedactionRule):
     codes = (THIRD_PARTY,)
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
-        own = context.people.own_dobs
-        out = []
-        for field, text in record.fields.items():
-            if not text:
-                continue
-            cues = dob_cues(text)
-            if not cues:
-                continue
-            for s, e, days in dates_in(text):
-                if any(0 <= s - c <= 40 for c in cues) and not any(d in own for d in days):
-                    out.append(self.span(record, field, s, e, THIRD_PARTY))
-        return out
+        return _remembered(self, record, context, lambda text: self._spans(text, context.people.own_dobs))
+
+    @staticmethod
+    def _spans(text: str, own) -> tuple[tuple[int, int, str], ...]:
+        cues = dob_cues(text)
+        if not cues:
+            return ()
+        return tuple((s, e, "") for s, e, days in dates_in(text)
+                     if any(0 <= s - c <= 40 for c in cues) and not any(d in own for d in days))
 
 
 class PatternRule(RedactionRule):
@@ -147,16 +156,13 @@ class PatternRule(RedactionRule):
         return False
 
     def apply(self, record: Record, context: RedactionContext) -> list[Redaction]:
+        return _remembered(self, record, context, lambda text: self._spans(text, context))
+
+    def _spans(self, text: str, context: RedactionContext) -> tuple[tuple[int, int, str], ...]:
         if self.kind == "phone":  # the numbers known_people read already
             keep = context.people.keep_phones
-            return [self.span(record, field, s, e, THIRD_PARTY) for field, text in record.fields.items() if text
-                    for s, e, number in phones_in(text) if number not in keep]
-        return [
-            self.span(record, field, m.start(), m.end(), THIRD_PARTY)
-            for field, text in record.fields.items() if text
-            for m in self.pattern.finditer(text)
-            if not self._keep(m.group(), context)
-        ]
+            return tuple((s, e, "") for s, e, number in phones_in(text) if number not in keep)
+        return tuple((m.start(), m.end(), "") for m in self.pattern.finditer(text) if not self._keep(m.group(), context))
 
 
 register_rule(KnownPeopleRule())
