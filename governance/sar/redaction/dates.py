@@ -14,7 +14,8 @@ from typing import Iterator
 
 __all__ = ["DATE", "DOB_CUE", "read_dates", "dates_in", "dob_cues"]
 
-from governance.sar.redaction.trie import at_word_start, fold
+from governance.sar.redaction.memo import on_forget
+from governance.sar.redaction.trie import fold
 
 _MONTHS = {m: i for i, names in enumerate((
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
@@ -99,3 +100,4 @@ def dates_in(text: str) -> Iterator[tuple[int, int, list[date]]]:
 def dob_cues(text: str) -> tuple[int, ...]:
     """Where each date-of-birth cue in ``text`` ends."""
     return tuple(m.end() for m in DOB_CUE.finditer(fold(text)))
+on_forget(dob_cues.cache_clear)

@@ -11,11 +11,10 @@ Only offsets and rule names are kept, never text beyond the dictionary key the c
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from itertools import count
 from typing import Callable, Hashable
 
-__all__ = ["SpanMemo", "context_number"]
+__all__ = ["SpanMemo", "context_number", "forget_all", "on_forget"]
 
 Spans = tuple[tuple[int, int, str], ...]
 _NUMBERS: dict[Hashable, int] = {}
@@ -33,18 +32,36 @@ def context_number(key: Hashable) -> int:
     return number
 
 
+_FORGET: list[Callable[[], None]] = []
+
+
+def on_forget(clear: Callable[[], None]) -> Callable[[], None]:
+    """Register a cache of per-text work to be emptied by :func:`forget_all`."""
+    _FORGET.append(clear)
+    return clear
+
+
+def forget_all() -> None:
+    """Empty every memo and per-text cache (a benchmark's cold pass; a test that must not share work)."""
+    _NUMBERS.clear()
+    for clear in _FORGET:
+        clear()
+
+
 class SpanMemo:
-    """(context number, text) -> spans, least recently used dropped beyond ``size`` entries."""
+    """(context number, text) -> spans; beyond ``size`` entries the oldest are dropped."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
-        self.data: OrderedDict[tuple[int, str], Spans] = OrderedDict()
+        self.data: dict[tuple[int, str], Spans] = {}
+        on_forget(self.data.clear)
 
     def spans(self, number: int, text: str, find: Callable[[str], Spans]) -> Spans:
         key = (number, text)
-        found = self.data.get(key)
-        if found is None:
+        try:
+            return self.data[key]
+        except KeyError:
             found = self.data[key] = find(text)
             if len(self.data) > self.size:
-                self.data.popitem(last=False)
-        return found
+                del self.data[next(iter(self.data))]
+            return found

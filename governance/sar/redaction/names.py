@@ -31,7 +31,7 @@ from governance.sar.discovery import Record
 from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.redaction import lexicon as lx
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
-from governance.sar.redaction.memo import SpanMemo, context_number
+from governance.sar.redaction.memo import SpanMemo, context_number, on_forget
 from governance.sar.redaction.trie import WordMatcher, at_word_start, compile_words, fold, trie_source
 
 __all__ = ["NameRecogniser", "find_names"]
@@ -298,3 +298,4 @@ class NameRecogniser(RedactionRule):
 _MEMO = SpanMemo()
 _PROTECTED = SpanMemo()  # professionals' name words in a text, per request's people
 register_rule(NameRecogniser())
+on_forget(_learn.cache_clear)

@@ -21,7 +21,7 @@ from governance.sar.exemptions import THIRD_PARTY
 from governance.sar.people import digits, national
 from governance.sar.redaction.dates import dates_in, dob_cues
 from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, register_rule
-from governance.sar.redaction.memo import SpanMemo, context_number
+from governance.sar.redaction.memo import SpanMemo, context_number, on_forget
 
 __all__ = ["KnownPeopleRule", "PatternRule", "DateOfBirthRule", "PHONE", "EMAIL", "POSTCODE", "NI_NUMBER",
            "NHS_NUMBER", "STREET_ADDRESS", "nhs_valid", "phones_in"]
@@ -69,8 +69,9 @@ def _remembered(rule: RedactionRule, record: Record, context: RedactionContext, 
     number = context.learned.get("memo:people")
     if number is None:
         number = context.learned["memo:people"] = context_number(context.people.memo_key)
-    memo = _MEMOS.setdefault(rule.name, SpanMemo())
-    return [rule.span(record, field, s, e, THIRD_PARTY, sub or None)
+    memo = _MEMOS.get(rule.name) or _MEMOS.setdefault(rule.name, SpanMemo())
+    entity, record_id, name = record.entity, record.record_id, rule.name
+    return [Redaction(entity, record_id, field, s, e, THIRD_PARTY, sub or name)
             for field, text in record.fields.items() if text
             for s, e, sub in memo.spans(number, text, find)]
 
@@ -176,3 +177,4 @@ for _name, _pattern, _kind in (
     ("pattern_street_address", STREET_ADDRESS, "address"),
 ):
     register_rule(PatternRule(_name, _pattern, _kind))
+on_forget(phones_in.cache_clear)

@@ -17,6 +17,8 @@ import re
 from functools import lru_cache
 from typing import Iterable, Iterator, Sequence
 
+from governance.sar.redaction.memo import on_forget
+
 __all__ = ["trie_source", "compile_words", "WordMatcher", "fold", "at_word_start"]
 
 _END = ""
@@ -28,6 +30,9 @@ def fold(text: str) -> str:
     """``text`` lower-cased, same length (non-ASCII text is folded for A-Z only); the last few are kept,
     as every rule folds the same field in turn."""
     return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+on_forget(fold.cache_clear)
 
 
 def at_word_start(text: str, i: int) -> bool:
@@ -99,3 +104,4 @@ class AnyOf:
     def finditer(self, text: str):
         for m in self.matchers:
             yield from m.finditer(text)
+
