@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Sequence
 
 from governance.sar.redaction.memo import on_forget
 
-__all__ = ["trie_source", "compile_words", "WordMatcher", "fold", "at_word_start"]
+__all__ = ["trie_source", "compile_words", "WordMatcher", "AnyOf", "fold"]
 
 _END = ""
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -33,10 +33,6 @@ def fold(text: str) -> str:
 
 
 on_forget(fold.cache_clear)
-
-
-def at_word_start(text: str, i: int) -> bool:
-    return i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
 
 
 def _unit(unit: str) -> str:
