@@ -82,6 +82,7 @@ def test_one_rule_per_kind_of_leak() -> None:
         "Mum's DOB 03.03.90; Summer's DOB 19/07/2012.": ["03.03.90"],
         "He now lives at flat 4 elm house 9 mill lane.": ["flat 4 elm house 9 mill lane"],
         "Darren Cole was born 19th May 1985.": ["Darren Cole", "19th May 1985"],
+        "Archive box dated 19/05/1985.": [],  # another family's DOB counts only after a cue
         "Seen by health visitor Jo Marsh and SW Amy Todd.": [],  # professionals in role
         "Rose Hill Primary and St Mark's church.": [],  # organisations and places
     }
@@ -89,3 +90,14 @@ def test_one_rule_per_kind_of_leak() -> None:
     for text, expected in cases.items():
         got = _one(text, SUBJECT, [{**mum, "given_name": "Kelly"} if "KP" in text else mum], [EX])
         assert got == expected, text
+
+
+def test_remembered_spans_equal_a_cold_reading() -> None:
+    from governance.sar.redaction.memo import forget_all
+
+    text = "Kev, mum's new boyfriend, rang from (020) 7946 0958; nan Pat was born 03.03.90."
+    first = _one(text, SUBJECT, [MUM], [EX])
+    assert _one(text, SUBJECT, [MUM], [EX]) == first  # remembered
+    forget_all()
+    assert _one(text, SUBJECT, [MUM], [EX]) == first == ["Kev", "(020) 7946 0958", "Pat", "03.03.90"]
+    assert _one(text, SUBJECT, [{**MUM, "phone": None}], [EX]) == first  # other people: read again, same answer here
