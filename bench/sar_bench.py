@@ -11,7 +11,9 @@ the public, professionals and unknown people's identifiers). Then lodge ->
 discover -> redact -> review pack -> approve -> build (PDF, JSON, manifest,
 AES-256-GCM) -> deliver, timed per step. Redaction throughput is the text
 redacted (UTF-8 bytes of every text field) over the time the rules took.
-Target (issue 5): 3,000 casenotes and 150 documents in under 30 s.
+Targets: 3,000 casenotes and 150 documents in under 10 s (issue 14; 30 s in issue 5); redaction
+at least 1 MB/s, measured cold (every memo emptied, governance/sar/redaction/memo.py). On a shared
+machine wall time swings with the load: CPU time is printed beside it.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def one_run(notes: int, documents: int, workdir: Path) -> dict:
         return result
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     rid = timed("lodge", jobs.lodge_request, settings, store="default", subject_person_id=SUBJECT,
                 received_on=date(2026, 6, 1), actor="bench")["request_id"]
     found = timed("discover", jobs.discover_request, settings, rid)
@@ -135,30 +138,37 @@ def one_run(notes: int, documents: int, workdir: Path) -> dict:
     built = timed("build", jobs.build_bundle, settings, rid, as_of=date(2026, 6, 20))
     timed("deliver", jobs.deliver_bundle, settings, rid, as_of=date(2026, 6, 20), actor="bench")
     total = time.perf_counter() - started
+    cpu_total = time.process_time() - cpu_started
 
     # Redaction alone: the rules over every text field of the subject's records.
     from governance.sar.discovery import discover
     from governance.stores.seeding import open_objects
     from governance.stores.store import CaseStore
 
+    from governance.sar.people import store_people
+    from governance.sar.redaction.memo import forget_all
+
     store = CaseStore.open(settings.store("default"))
     disc = discover(store, open_objects(settings), SUBJECT)
-    context = RedactionContext(KnownPeople(disc.subject, disc.people, disc.professionals))
     text = sum(len(v.encode()) for r in disc.records for v in r.fields.values())
-    t0 = time.perf_counter()
+    forget_all()  # a cold pass: nothing remembered from the steps above
+    t0, c0 = time.perf_counter(), time.process_time()
+    context = RedactionContext(KnownPeople(disc.subject, disc.people, disc.professionals, others=store_people(store)))
     # Every text field scanned: the span rules (whole-record rules would skip the text of withheld notes).
     result = redact_records(disc.records, context, rules=[r for r in default_rules() if not r.whole_record])
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "casenotes": found["records"]["casenote"],
         "documents": found["records"]["document"],
         "seconds": round(total, 2),
-        "under_30s": total < 30,
+        "cpu_seconds": round(cpu_total, 2),  # the machine is shared: CPU time is the steadier figure
+        "under_10s": total < 10,
         "steps": timings,
         "redactions": sum(len(v) for v in result.values()),
         "redaction_text_mb": round(text / 1e6, 3),
         "redaction_seconds": round(seconds, 3),
         "redaction_mb_per_s": round(text / 1e6 / seconds, 2),
+        "redaction_cpu_mb_per_s": round(text / 1e6 / cpu, 2),
         "pdf_bytes": built["files"]["bundle.pdf"],
         "package_bytes": built["package_bytes"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -184,7 +194,8 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(r)
             print(f"sar {r['casenotes']:>5} notes {r['documents']:>4} documents: {r['seconds']:>6}s end to end "
-                  f"(build {r['steps']['build']}s); redaction {r['redaction_mb_per_s']} MB/s over "
+                  f"({r['cpu_seconds']}s CPU; build {r['steps']['build']}s); redaction {r['redaction_mb_per_s']} MB/s "
+                  f"({r['redaction_cpu_mb_per_s']} MB/s CPU, cold) over "
                   f"{r['redaction_text_mb']} MB; PDF {r['pdf_bytes'] // 1024} KiB; peak {r['peak_rss_mb']} MB",
                   file=sys.stderr)
     print(json.dumps({"benchmark": "sar", "results": results}))

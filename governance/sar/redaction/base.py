@@ -10,13 +10,13 @@ a rule may apply without a reviewer (:mod:`governance.sar.exemptions`).
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Pattern
+from typing import TYPE_CHECKING, Sequence
 
 from governance.errors import ConfigError
+from governance.sar.redaction.trie import AnyOf, WordMatcher, compile_words
 
 if TYPE_CHECKING:
     from governance.sar.discovery import Record
@@ -48,42 +48,36 @@ class Redaction:
 
 
 class RedactionContext:
-    """What rules may consult: the people the store knows around the subject, as compiled matchers."""
+    """What rules may consult: the people the store knows around the subject, as compiled matchers.
+
+    ``learned`` holds what rules found by reading every record first (:meth:`RedactionRule.prepare`),
+    keyed by rule name: a request's context is built once and shared by all its records.
+    """
 
     def __init__(self, people: "KnownPeople") -> None:
         self.people = people
+        self.learned: dict[str, object] = {}
 
     @cached_property
-    def literal_pattern(self) -> Pattern[str] | None:
-        terms = sorted(self.people.literal_terms, key=len, reverse=True)
-        if not terms:
-            return None
-        return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)", re.IGNORECASE)
+    def literal_pattern(self) -> WordMatcher | None:
+        return compile_words(frozenset(self.people.literal_terms))
 
     @cached_property
     def literal_rules(self) -> dict[str, str]:
         return {term.lower(): rule for term, rule in self.people.literal_terms.items()}
 
     @cached_property
-    def given_pattern(self) -> Pattern[str] | None:
-        names = self.people.given_names
-        return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
+    def given_pattern(self) -> AnyOf | None:
+        """Given names alone and their short forms: any case ("Paulines" too, as notes are typed), or exact
+        case for names that are words ("Lily", not "lily"), short aliases and initials."""
+        loose = compile_words(frozenset(self.people.given_names), True, "s?")
+        exact = compile_words(frozenset(self.people.given_names_exact) | frozenset(self.people.short_aliases)
+                              | frozenset(self.people.initials), False)
+        return AnyOf(loose, exact) if loose or exact else None
 
     @cached_property
-    def phone_pattern(self) -> Pattern[str] | None:
-        forms = []
-        for number in sorted(self.people.third_party_phones):
-            forms.append(r"[\s-]?".join(number))
-            if number.startswith("0"):
-                forms.append(r"\+44\s?(?:\(0\)\s?)?" + r"[\s-]?".join(number[1:]))
-        return re.compile(r"(?<!\d)(?:" + "|".join(forms) + r")(?!\d)") if forms else None
-
-    @cached_property
-    def protected_pattern(self) -> Pattern[str] | None:
-        names = sorted(self.people.protected_names, key=len, reverse=True)
-        if not names:
-            return None
-        return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.IGNORECASE)
+    def protected_pattern(self) -> WordMatcher | None:
+        return compile_words(frozenset(self.people.protected_names))
 
 
 class RedactionRule(ABC):
@@ -96,6 +90,9 @@ class RedactionRule(ABC):
     @abstractmethod
     def apply(self, record: "Record", context: RedactionContext) -> list[Redaction]:
         """Redactions for ``record`` (spans within ``record.fields``, or whole-record withholdings)."""
+
+    def prepare(self, records: Sequence["Record"], context: RedactionContext) -> None:
+        """Optionally read every record of the request first (into ``context.learned``); default: nothing."""
 
     def span(self, record: "Record", field: str, start: int, end: int, code: str, rule: str | None = None) -> Redaction:
         return Redaction(record.entity, record.record_id, field, start, end, code, rule or self.name)
@@ -122,6 +119,7 @@ def register_rule(rule: RedactionRule) -> RedactionRule:
 
 def _load_builtin() -> None:
     from governance.sar.redaction import record_rules, text_rules  # noqa: F401 - registers on import
+    from governance.sar.redaction import names  # noqa: F401 - after text_rules: a known person keeps its rule name
 
 
 def rule_names() -> list[str]:

@@ -67,6 +67,8 @@ def redact_records(
     rules = list(rules) if rules is not None else default_rules()
     whole = [r for r in rules if r.whole_record]
     spans = [r for r in rules if not r.whole_record]
+    for rule in spans:
+        rule.prepare(records, context)
     lifted_set = set(lifted)
     unredacted: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for entity, record_id, field, start, end in lifted_spans:
