@@ -18,13 +18,14 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> argparse.ArgumentParser:
     from governance.cli import audit, quality, research, retention, sar, seed, sharing, store
+    from governance.cli import keys as signing_keys
 
     parser = argparse.ArgumentParser(
         prog="governance",
         description="Records governance for children's services case stores.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (seed, store, audit, quality, retention, research, sar, sharing):
+    for module in (seed, store, audit, signing_keys, quality, retention, research, sar, sharing):
         module.register(commands)
     return parser
 

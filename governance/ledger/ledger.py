@@ -300,6 +300,48 @@ class Ledger:
             self._publish(witness_size)
         return made
 
+    # -- keys ------------------------------------------------------------------
+
+    def init_key(self) -> str:
+        """``keys init``: the key id this ledger signs with, minting and registering one only
+        for a brand-new ledger; for an existing ledger, its key must already be here."""
+        signer = self._require_signer()
+        with self._errors("keys init"), self._transaction(write=True) as conn:
+            self._lock(conn)
+            seq, _ = self._head_row(conn)
+            return signing_key_id(conn, signer, seq, self.witness, self.name)
+
+    def rotate_key(self, *, actor: str, reason: str | None = None, as_of: datetime | None = None) -> tuple[str, str]:
+        """``keys rotate``: record the rotation, register the new key, seal with the old one, switch.
+
+        The entry ``ledger.key.rotated`` and a tree head listing the new key,
+        signed by the old key, commit together; the next tree head must then be
+        signed by the new key. Returns (old key id, new key id).
+        """
+        from governance.ledger.sealing import register_key  # noqa: PLC0415
+        from governance.ledger.signing import key_id_of, public_pem  # noqa: PLC0415
+
+        signer = self._require_signer()
+        new_key = signer.prepare_next()
+        new_id = key_id_of(new_key.public_key())
+        with self._errors("keys rotate"), self._transaction(write=True) as conn:
+            self._lock(conn)
+            seq, prev = self._head_row(conn)
+            if seq == 0:
+                raise LedgerError("the ledger is empty: there is no key to rotate yet (governance keys init)")
+            old_id = signing_key_id(conn, signer, seq, self.witness, self.name)
+            values, _ = prepare_event({"actor": actor, "action": "ledger.key.rotated", "reason": reason,
+                                       "details": {"old_key_id": old_id, "new_key_id": new_id,
+                                                   "new_fingerprint": fingerprint_of(new_key)}, "as_of": as_of})
+            body = entry_body_text((seq + 1, *values))
+            digest = entry_hash(prev, body)
+            conn.execute(entries_table.insert(), [{"seq": seq + 1, "body": body, "entry_hash": digest}])
+            register_key(conn, public_pem(new_key.public_key()))
+            sealed = seal(conn, signer, old_id, [seq + 1], [(seq + 1, body, digest)], self.witness)
+        self._publish(sealed.witness_size)
+        signer.promote_next()
+        return old_id, new_id
+
     # -- reading ---------------------------------------------------------------
 
     def head(self) -> LedgerEntry | None:
@@ -396,6 +438,12 @@ class Ledger:
         if seal and self.signer is not None and not self.read_only:
             self.checkpoint()
         return export_bundle(self, Path(directory))
+
+
+def fingerprint_of(private_key: Any) -> str:
+    from governance.ledger.signing import fingerprint  # noqa: PLC0415
+
+    return fingerprint(private_key.public_key())
 
 
 def _read_only_engine(url: str) -> sa.Engine:

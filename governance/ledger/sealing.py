@@ -75,6 +75,9 @@ def signing_key_id(conn: sa.Connection, signer: LedgerSigner, head_seq: int, wit
             f"ledger {ledger_name} is signed by key {current} but {signer.path} is missing: restore that file "
             f"from your key backup (its key id is {current}); a new key is never made for an existing ledger")
     mine = signer.key_id()
+    if mine != current and signer.next_path.is_file() and _key_id_of_file(signer) == current:
+        signer.promote_next()  # a rotation the ledger recorded, interrupted before the files were switched
+        mine = signer.key_id()
     if mine != current:
         if mine in {key_id for key_id, _ in keys}:
             raise KeyMaterialError(f"{signer.path} holds key {mine}, which this ledger rotated out; "
@@ -82,6 +85,13 @@ def signing_key_id(conn: sa.Connection, signer: LedgerSigner, head_seq: int, wit
         raise KeyMaterialError(f"{signer.path} holds key {mine}, which is not this ledger's key "
                                f"(the ledger is signed by {current}): a foreign key is never used")
     return mine
+
+
+def _key_id_of_file(signer: LedgerSigner) -> str | None:
+    try:
+        return key_id_of(signer.prepare_next().public_key())
+    except KeyMaterialError:
+        return None
 
 
 @dataclass
