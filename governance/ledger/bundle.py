@@ -124,7 +124,7 @@ def export_bundle(ledger: "Ledger", directory: Path) -> ExportReport:
         writer = _HashingWriter(directory / "entries.jsonl")
         prev = "0" * 64
         try:
-            for body, digest in ledger.rows(conn):
+            for _seq, body, digest in ledger.rows(conn):
                 hex_hash = digest.decode("ascii")
                 writer.write(entry_line(body.decode("utf-8"), prev, hex_hash).encode("utf-8") + b"\n")
                 count, head_hash, prev = count + 1, hex_hash, hex_hash
@@ -199,7 +199,7 @@ def _int64(text: str) -> int:
 _load_line = json.JSONDecoder(parse_float=_no_float, parse_int=_int64, parse_constant=_no_float).decode
 
 
-def _entry_rows(path: Path) -> Iterator[tuple[bytes, bytes]]:
+def _entry_rows(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
     """Bundle lines as verifier rows ``(body, entry_hash)``; a line that is not a canonical entry,
     or out of order, or whose prev_hash is not the previous line's hash, is tampering."""
     prev = "0" * 64
@@ -226,7 +226,7 @@ def _entry_rows(path: Path) -> Iterator[tuple[bytes, bytes]]:
                                                                "reason", "rule", "store"))
                                    + tuple(canonical(entry[k]) for k in ("record_ids", "counts", "details")))
             prev = entry["entry_hash"]
-            yield body.encode("utf-8"), prev.encode("ascii") if type(prev) is str else b""
+            yield number, body.encode("utf-8"), prev.encode("ascii") if type(prev) is str else b""
 
 
 def _read_checkpoints(path: Path) -> list[Checkpoint]:

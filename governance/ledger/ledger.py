@@ -56,6 +56,10 @@ _MIGRATE_LOCK = _APPEND_LOCK + 1
 _WRITE = "governance_ledger_write"
 _READ_ONLY = "governance_ledger_read_only"
 _DEFAULT = object()
+# Built once: statement construction, not execution, dominated a single append.
+_LOCK_ROW = lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1)
+_HEAD = sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
+_INSERT = entries_table.insert()
 
 
 def _sqlite_transactions(engine: sa.Engine) -> None:
@@ -88,6 +92,7 @@ class Ledger:
         self.read_only = read_only
         self._is_pg = engine.dialect.name == "postgresql"
         self.name = safe_url(str(engine.url))
+        self._checked_key: str | None = None
 
     @classmethod
     def open(cls, url: str, keys: Any, *, checkpoint_every: int = 1000, create: bool = True,
@@ -202,13 +207,11 @@ class Ledger:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
         else:
-            conn.execute(lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1))
+            conn.execute(_LOCK_ROW)
 
     @staticmethod
     def _head_row(conn: sa.Connection) -> tuple[int, str]:
-        row = conn.execute(
-            sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
-        ).first()
+        row = conn.execute(_HEAD).first()
         return (0, GENESIS_HASH) if row is None else (int(row[0]), row[1])
 
     def _require_signer(self) -> LedgerSigner:
@@ -251,7 +254,11 @@ class Ledger:
         with self._errors("append"), self._use(connection, "append") as conn:
             self._lock(conn)
             seq, prev = self._head_row(conn)
-            key_id = signing_key_id(conn, signer, seq, self.witness, self.name)
+            # The key rule is checked on the first append (and registers a new ledger's key)
+            # and at every seal; entries are not signed until sealed.
+            key_id = self._checked_key
+            if key_id is None or seq == 0 or to_be_sealed(seq, len(prepared), self.checkpoint_every):
+                key_id = self._checked_key = signing_key_id(conn, signer, seq, self.witness, self.name)
             rows: list[dict[str, Any]] = []
             prevs: list[str] = []
             fresh: list[tuple[int, str, str]] = []
@@ -267,7 +274,7 @@ class Ledger:
                 prev = digest
                 if seq % every == 0:
                     to_seal.append(seq)
-            conn.execute(entries_table.insert(), rows)
+            conn.execute(_INSERT, rows)
             if to_seal:
                 sealed = seal(conn, signer, key_id, to_seal, fresh, self.witness)
         if sealed is not None and connection is None:
@@ -378,8 +385,8 @@ class Ledger:
         """Registered public keys, (key_id, PEM bytes), in registration order."""
         return registered_keys(conn)
 
-    def rows(self, conn: sa.Connection) -> Iterator[tuple[bytes, bytes]]:
-        """``(body, entry_hash)`` as UTF-8/ASCII bytes in seq order: the verify fast path.
+    def rows(self, conn: sa.Connection) -> Iterator[tuple[int, bytes, bytes]]:
+        """``(seq, body, entry_hash)``, text as UTF-8/ASCII bytes, in seq order: the verify fast path.
 
         On SQLite the driver cursor is read directly (same transaction); on
         PostgreSQL a server-side cursor keeps memory flat. Bytes come from the
@@ -388,13 +395,12 @@ class Ledger:
         if conn.dialect.name == "sqlite":
             cursor = conn.connection.driver_connection.cursor()
             try:
-                cursor.execute("SELECT CAST(body AS BLOB), CAST(entry_hash AS BLOB) FROM ledger_entries ORDER BY seq")
-                while batch := cursor.fetchmany(4096):
-                    yield from batch
+                cursor.execute("SELECT seq, CAST(body AS BLOB), CAST(entry_hash AS BLOB) FROM ledger_entries ORDER BY seq")
+                yield from cursor
             finally:
                 cursor.close()
             return
-        query = sa.text("SELECT convert_to(body, 'UTF8'), convert_to(entry_hash, 'UTF8') FROM ledger_entries ORDER BY seq")
+        query = sa.text("SELECT seq, convert_to(body, 'UTF8'), convert_to(entry_hash, 'UTF8') FROM ledger_entries ORDER BY seq")
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
         for partition in result.partitions():
             yield from partition
@@ -438,6 +444,11 @@ class Ledger:
         if seal and self.signer is not None and not self.read_only:
             self.checkpoint()
         return export_bundle(self, Path(directory))
+
+
+def to_be_sealed(head_seq: int, count: int, every: int) -> bool:
+    """Whether appending ``count`` entries after ``head_seq`` crosses a multiple of ``every``."""
+    return (head_seq + count) // every > head_seq // every
 
 
 def fingerprint_of(private_key: Any) -> str:

@@ -176,9 +176,10 @@ def verify_entries(
     progress: Callable[[int], None] | None = None,
     source: str = "database",
 ) -> tuple[VerifyReport, dict[int, bytes]]:
-    """Verify a ledger (module doc). ``rows`` yields ``(body bytes, entry_hash ASCII bytes)``.
+    """Verify a ledger (module doc).
 
-    Returns the report and the roots at ``extra_sizes`` (for an auditor's saved head).
+    ``rows`` yields ``(seq, body bytes, entry_hash ASCII bytes)``. Returns the report
+    and the roots at ``extra_sizes`` (for an auditor's saved head).
     """
     started = time.monotonic()
     prints: dict[str, str] = {}
@@ -186,6 +187,7 @@ def verify_entries(
     prev = GENESIS_HASH.encode("ascii")
     extra_roots: dict[int, bytes] = {}
     tree = CompactRange()
+    mask = PROGRESS_EVERY - 1
 
     def report(ok: bool, bad: int | None = None, reason: str | None = None) -> VerifyReport:
         newest = heads[-1] if heads else None
@@ -204,23 +206,27 @@ def verify_entries(
         stops = sorted({h.size for h in heads} | set(extra_sizes))
         by_size = {h.size: h for h in heads}
         stop_iter = iter(stops)
-        stop = next(stop_iter, -1)
+        next_stop = next(stop_iter, -1)
         last_sealed = 0
-        sha, hexlify, mask = hashlib.sha256, binascii.hexlify, PROGRESS_EVERY - 1
+        sha, hexlify = hashlib.sha256, binascii.hexlify
         leaves: list[bytes] = []
-        for body, stored in rows:  # the hot loop: a million times, keep it to hashing
+        append = leaves.append
+        # One comparison per row decides whether anything but hashing happens: the
+        # next tree head's size, or the next progress/flush point, whichever is first.
+        stop = _next_stop(0, next_stop)
+        for number, body, stored in rows:  # the hot loop: a million times, keep it to hashing
             digest = sha(b"\x00" + prev + b"\n" + body).digest()
             prev = hexlify(digest)
             seq += 1
-            if prev != stored:
-                raise Failure(seq, f"entry {seq} does not match its hash (entry altered, or entries before it removed)")
-            leaves.append(digest)
-            if seq == stop or not seq & mask:
+            if prev != stored or number != seq:
+                raise _row_failure(seq, number, prev, stored)
+            append(digest)
+            if seq == stop:
                 tree.extend(leaves)
-                leaves = []
+                leaves.clear()
                 if progress is not None and not seq & mask:
                     progress(seq)
-                if seq == stop:
+                if seq == next_stop:
                     head = by_size.get(seq)
                     if head is not None:
                         if tree.root().hex() != head.root or head.head != prev.decode("ascii"):
@@ -230,7 +236,8 @@ def verify_entries(
                         last_sealed = seq
                     else:
                         extra_roots[seq] = tree.root()
-                    stop = next(stop_iter, -1)
+                    next_stop = next(stop_iter, -1)
+                stop = _next_stop(seq, next_stop)
         if heads and heads[-1].size > seq:
             raise Failure(seq + 1, f"entries after seq {seq} missing: tree head at size {heads[-1].size}")
         if witnessed:
@@ -244,6 +251,20 @@ def verify_entries(
     if progress is not None:
         progress(seq)
     return report(True), extra_roots
+
+
+def _next_stop(seq: int, next_head: int) -> int:
+    """The next size at which the loop must stop: a tree head, or a multiple of PROGRESS_EVERY."""
+    flush = (seq // PROGRESS_EVERY + 1) * PROGRESS_EVERY
+    return flush if next_head == -1 or next_head > flush else next_head
+
+
+def _row_failure(seq: int, number: Any, computed: bytes, stored: Any) -> Failure:
+    if number != seq:
+        if type(number) is int and number > seq:
+            return Failure(seq, f"entry {seq} is missing (next entry found is {number})")
+        return Failure(seq, f"entry {number!r} found where entry {seq} should be (duplicate or out of order)")
+    return Failure(seq, f"entry {seq} does not match its hash (entry altered, or entries before it removed)")
 
 
 def _check_expected_key(expected: str, heads: Sequence[Checkpoint], prints: Mapping[str, str]) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from governance.cli import audit
 from governance.errors import GovernanceError
-from governance.keys import KeyStore
+from governance.ledger.signing import LedgerSigner
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -48,7 +48,7 @@ def test_record_log_verify_export_roundtrip(env: Path, tmp_path: Path, capsys: p
     code, out, _ = run(["audit", "log", "--json"], capsys)
     assert [e["record_ids"] for e in json.loads(out)["entries"]] == [["case-1", "case-2"], []]
 
-    keys = KeyStore(env / "keys")
+    keys = LedgerSigner(env / "keys")
     code, out, _ = run(["audit", "verify"], capsys)
     assert code == 0
     head = json.loads(run(["audit", "log", "--tail", "1", "--json"], capsys)[1])["entries"][0]["entry_hash"]
@@ -64,7 +64,7 @@ def test_record_log_verify_export_roundtrip(env: Path, tmp_path: Path, capsys: p
     code, out, _ = run(["audit", "verify", "--bundle", str(bundle), "--expect-key-id", keys.key_id()], capsys)
     assert code == 0 and out.startswith("ledger OK: 2 entries")
     code, out, _ = run(["audit", "verify", "--bundle", str(bundle), "--expect-key-id", "f" * 16], capsys)
-    assert code == 1 and out.startswith("ledger TAMPERED: newest checkpoint")
+    assert code == 1 and out.startswith("ledger TAMPERED: newest tree head")
 
 
 def test_verify_reports_tampering_with_exit_1(env: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,11 +72,16 @@ def test_verify_reports_tampering_with_exit_1(env: Path, db_url: str, capsys: py
         assert run(["audit", "record", "--action", "note", "--actor", f"user-{n}"], capsys)[0] == 0
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE ledger_entries SET actor = 'someone' WHERE seq = 2"))
+        # The actor column is generated from the hashed body: the database itself refuses to edit it.
+        with pytest.raises(sa.exc.DatabaseError):
+            with conn.begin_nested():
+                conn.execute(sa.text("UPDATE ledger_entries SET actor = 'someone' WHERE seq = 2"))
+        conn.execute(sa.text("UPDATE ledger_entries SET body = replace(body, 'user-1', 'someone') WHERE seq = 2"))
     engine.dispose()
     code, out, _ = run(["audit", "verify"], capsys)
     assert code == 1
-    assert out.strip() == "ledger TAMPERED at entry 2: entry 2 content does not match its hash (entry altered)"
+    assert out.strip() == ("ledger TAMPERED at entry 2: entry 2 does not match its hash "
+                           "(entry altered, or entries before it removed)")
     code, out, _ = run(["audit", "verify", "--json"], capsys)
     assert code == 1 and json.loads(out)["first_bad_seq"] == 2
 
