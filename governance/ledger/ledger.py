@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 import sqlalchemy as sa
 
 from governance.db import ALEMBIC_RUN_LOCK, make_engine, safe_url, same_database
-from governance.errors import GovernanceError, LedgerError
+from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
 from governance.ledger.canonical import GENESIS_HASH, entry_body_text, entry_hash
 from governance.ledger.schema import (
     CHECKPOINT_COLUMNS, HEAD_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
@@ -257,7 +257,8 @@ class Ledger:
             # The key rule is checked on the first append (and registers a new ledger's key)
             # and at every seal; entries are not signed until sealed.
             key_id = self._checked_key
-            if key_id is None or seq == 0 or to_be_sealed(seq, len(prepared), self.checkpoint_every):
+            if key_id is None or seq == 0 or not signer.exists() \
+                    or to_be_sealed(seq, len(prepared), self.checkpoint_every):
                 key_id = self._checked_key = signing_key_id(conn, signer, seq, self.witness, self.name)
             rows: list[dict[str, Any]] = []
             prevs: list[str] = []
@@ -421,7 +422,11 @@ class Ledger:
         """
         from governance.ledger.checks import check_seq_and_schema, check_since  # noqa: PLC0415
 
-        witnessed = self.witness.heads() if self.witness is not None else None
+        try:
+            witnessed = self.witness.heads() if self.witness is not None else None
+        except LedgerIntegrityError as error:
+            return VerifyReport(ok=False, entries=0, checkpoints=0, head_hash=None, reason=str(error),
+                                witness=self.witness.location if self.witness is not None else None)
         with self.snapshot() as conn:
             problem = check_seq_and_schema(conn)
             heads = self.checkpoints(conn)

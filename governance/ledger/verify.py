@@ -153,6 +153,9 @@ def check_witness(heads: Sequence[Checkpoint], witnessed: Sequence[Checkpoint], 
     """Every witnessed tree head must be in the database, identical (step 4)."""
     by_size = {head.size: head for head in heads}
     newest = heads[-1].size if heads else 0
+    if witnessed and witnessed[-1].size > newest:
+        raise Failure(newest + 1, f"witness {location} holds a tree head at size {witnessed[-1].size}, but the newest "
+                                  f"in the ledger is at size {newest} (entries and tree heads deleted)")
     for head in witnessed:
         mine = by_size.get(head.size)
         if mine is None:
