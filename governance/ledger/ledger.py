@@ -25,6 +25,7 @@ transactions are ``READ ONLY``; that is how ``audit verify`` runs.
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from datetime import datetime
@@ -56,6 +57,7 @@ _MIGRATE_LOCK = _APPEND_LOCK + 1
 _WRITE = "governance_ledger_write"
 _READ_ONLY = "governance_ledger_read_only"
 _DEFAULT = object()
+_log = logging.getLogger(__name__)
 # Built once: statement construction, not execution, dominated a single append.
 _LOCK_ROW = lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1)
 _HEAD = sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
@@ -225,11 +227,17 @@ class Ledger:
         """Copy every tree head newer than the witness's newest to the witness (after commit)."""
         if self.witness is None:
             return
-        with self._errors("witness"), self._transaction() as conn:
-            rows = conn.execute(sa.select(*[checkpoints_table.c[n] for n in CHECKPOINT_COLUMNS])
-                                .where(checkpoints_table.c.size > witness_size).order_by(checkpoints_table.c.size))
-            heads = [Checkpoint.from_row(row) for row in rows]
-        self.witness.publish(heads)
+        try:
+            with self._errors("witness"), self._transaction() as conn:
+                rows = conn.execute(sa.select(*[checkpoints_table.c[n] for n in CHECKPOINT_COLUMNS])
+                                    .where(checkpoints_table.c.size > witness_size).order_by(checkpoints_table.c.size))
+                heads = [Checkpoint.from_row(row) for row in rows]
+            self.witness.publish(heads)
+        except GovernanceError as error:
+            # The entries are committed; failing the caller now would only invite a duplicate
+            # retry. The next checkpoint() catches the witness up (and sealing checks it first).
+            _log.warning("ledger witness %s not updated (%s); it catches up at the next checkpoint",
+                         self.witness.location, error)
 
     # -- writing ---------------------------------------------------------------
 

@@ -36,7 +36,7 @@ __all__ = ["Witness", "FileWitness", "S3Witness", "open_witness", "WITNESS_FILE"
 
 WITNESS_FILE = "ledger-witness.jsonl"
 WITNESS_ENV = "GOVERNANCE_LEDGER_WITNESS_URL"
-_TAIL = 32 * 1024  # bytes read from the end of a witness file to find its newest head
+_TAIL = 8 * 1024  # bytes read from the end of a witness file to find its newest head
 S3_RETENTION_DAYS = 365 * 100  # ledger evidence outlives the longest retention class (adoption: 100 years)
 
 
