@@ -35,7 +35,7 @@ from governance.ledger.witness import Witness
 
 __all__ = ["NODE_LEVEL", "Sealed", "signing_key_id", "registered_keys", "newest_head", "seal", "register_key"]
 
-NODE_LEVEL = 8  # proofs read subtrees of 256 leaves and up from ledger_nodes
+NODE_LEVEL = 5  # proofs read perfect subtrees of 32 leaves and up from ledger_nodes
 _CP_COLS = [checkpoints_table.c[name] for name in CHECKPOINT_COLUMNS]
 
 

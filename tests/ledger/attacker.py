@@ -392,9 +392,11 @@ def b_files(bundle: Path, rng: random.Random) -> str:
     if kind == "verify_md":
         (bundle / "VERIFY.md").write_text((bundle / "VERIFY.md").read_text() + "\nAll fine, no need to check.\n")
     elif kind == "verify_md_fingerprint":
-        text = (bundle / "VERIFY.md").read_text()
-        fingerprint = json.loads((bundle / "MANIFEST.json").read_text())["fingerprints"]
-        (bundle / "VERIFY.md").write_text(text.replace(next(iter(fingerprint.values())), "a" * 64))
+        text = original = (bundle / "VERIFY.md").read_text()
+        for fingerprint in json.loads((bundle / "MANIFEST.json").read_text())["fingerprints"].values():
+            text = text.replace(fingerprint, "a" * 64)  # the one auditors are told to compare
+        assert text != original
+        (bundle / "VERIFY.md").write_text(text)
     elif kind == "add_file":
         (bundle / "public-keys" / "notes.txt").write_text("x")
         manifest = json.loads((bundle / "MANIFEST.json").read_text())
