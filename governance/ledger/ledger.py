@@ -303,11 +303,15 @@ class Ledger:
             seq, _ = self._head_row(conn)
             newest = newest_head(conn)
             witness_size = 0
+            if newest is not None and newest.size > seq:
+                raise LedgerIntegrityError(f"not sealing: entries after seq {seq} are missing "
+                                           f"(tree head at size {newest.size})", seq + 1)
             if seq == 0 or (newest is not None and newest.size >= seq):
                 made = None
                 if self.witness is not None:
                     witnessed = self.witness.newest()
                     witness_size = witnessed.size if witnessed is not None else 0
+                    _check_not_behind(newest, witnessed, self.witness.location)
             else:
                 key_id = signing_key_id(conn, signer, seq, self.witness, self.name)
                 sealed = seal(conn, signer, key_id, [seq], [], self.witness)
@@ -457,6 +461,16 @@ class Ledger:
         if seal and self.signer is not None and not self.read_only:
             self.checkpoint()
         return export_bundle(self, Path(directory))
+
+
+def _check_not_behind(newest: Checkpoint | None, witnessed: Checkpoint | None, location: str) -> None:
+    """An already-sealed ledger must still be where the witness last saw it (else it was cut back)."""
+    size = newest.size if newest is not None else 0
+    if witnessed is not None and (witnessed.size > size or (
+            witnessed.size == size and newest is not None and witnessed.signed() != newest.signed())):
+        raise LedgerIntegrityError(f"not sealing: witness {location} holds a tree head at size {witnessed.size} but "
+                                   f"the newest in the ledger is at size {size} (entries and tree heads deleted)",
+                                   size + 1)
 
 
 def to_be_sealed(head_seq: int, count: int, every: int) -> bool:
