@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from cryptography.exceptions import InvalidSignature
 
 from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
-from governance.ledger.canonical import ENTRY_FIELDS, canonical, canonical_bytes, entry_body_text
+from governance.ledger.canonical import ENTRY_FIELDS, canonical, canonical_bytes, canonical_unchecked, entry_body_text
 from governance.ledger.schema import Checkpoint, utc_stamp
 from governance.ledger.signing import fingerprint, load_public_key
 from governance.ledger.verify import Failure, VerifyReport, check_witness, verify_entries
@@ -54,6 +54,8 @@ _LISTED = re.compile(r"^(entries\.jsonl|checkpoints\.jsonl|VERIFY\.md|public-key
 _ENTRY_KEYS = frozenset(ENTRY_FIELDS)
 _MANIFEST_KEYS = frozenset({"format", "exported_at", "entries", "head_hash", "checkpoints", "tree_size", "root",
                             "key_ids", "fingerprints", "files", "signed_by", "signature"})
+_SCALARS = ("seq", "entry_id", "recorded_at", "actor", "action", "reason", "rule", "store")
+_NESTED = ("record_ids", "counts", "details")
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -213,20 +215,21 @@ def _entry_rows(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
                 if type(entry["record_ids"]) is not list or type(entry["counts"]) is not dict \
                         or type(entry["details"]) is not dict:
                     raise ValueError("not an entry")
-                if canonical(entry) != line:
+                # The parser already refused floats and big integers; re-encoding and comparing
+                # bytes refuses everything else (escaped lone surrogates come back raw, so differ).
+                if canonical_unchecked(entry) != line:
                     raise ValueError("not canonical")
-            except (ValueError, TypeError, RecursionError, UnicodeDecodeError, GovernanceError):
+                body = entry_body_text(tuple(entry[k] for k in _SCALARS)
+                                       + tuple(canonical_unchecked(entry[k]) for k in _NESTED)).encode("utf-8")
+            except (ValueError, TypeError, RecursionError, UnicodeError, GovernanceError):
                 raise LedgerIntegrityError(f"entries.jsonl line {number} is not a canonical ledger entry", number) from None
             if entry["seq"] != number:
                 raise LedgerIntegrityError(f"entries.jsonl line {number} holds entry {entry['seq']!r} "
                                            f"(entries missing, repeated or out of order)", number)
             if entry["prev_hash"] != prev:
                 raise LedgerIntegrityError(f"entry {number} does not link to entry {number - 1} (prev_hash)", number)
-            body = entry_body_text(tuple(entry[k] for k in ("seq", "entry_id", "recorded_at", "actor", "action",
-                                                               "reason", "rule", "store"))
-                                   + tuple(canonical(entry[k]) for k in ("record_ids", "counts", "details")))
             prev = entry["entry_hash"]
-            yield number, body.encode("utf-8"), prev.encode("ascii") if type(prev) is str else b""
+            yield number, body, prev.encode("ascii") if type(prev) is str and prev.isascii() else b""
 
 
 def _read_checkpoints(path: Path) -> list[Checkpoint]:

@@ -144,8 +144,18 @@ def entry_hash(prev_hash: str, body_text: str) -> str:
 
 
 def entry_line(body_text: str, prev_hash: str, hash_hex: str) -> str:
-    """``canonical(full entry)``, ``prev_hash`` and ``entry_hash`` included: a bundle line."""
-    return canonical({**json.loads(body_text), "prev_hash": prev_hash, "entry_hash": hash_hex})
+    """``canonical(full entry)``, ``prev_hash`` and ``entry_hash`` included: a bundle line.
+
+    Spliced into the canonical body rather than re-encoded: in sorted order
+    ``entry_hash`` goes just before the top-level ``entry_id`` and ``prev_hash``
+    just before ``reason``. Both are the *last* occurrences of those member
+    openings: nothing after them can hold an object, and inside strings a quote
+    is always escaped. Tests check this equals ``canonical()`` on random entries.
+    """
+    at = body_text.rfind(',"entry_id":"')
+    text = f'{body_text[:at]},"entry_hash":"{hash_hex}"{body_text[at:]}'
+    at = text.rfind(',"reason":')
+    return f'{text[:at]},"prev_hash":"{prev_hash}"{text[at:]}'
 
 
 def tree_head_payload(size: int, root: str, head: str, prev: str, keys: Sequence[str],

@@ -126,3 +126,12 @@ def test_genesis_and_tree_head_payload() -> None:
         b'"keys":["0123456789abcdef"],"prev":"' + b"0" * 64 + b'","root":"' + b"cd" * 32 + b'",'
         b'"signed_at":"2025-01-02T03:04:05.000006Z","size":7}'
     )
+
+
+def test_entry_line_splices_at_the_top_level_members() -> None:
+    body = {"action": 'x,"reason":y', "actor": 'a,"entry_id":"b', "counts": {"entry_id": 1, "reason": 2},
+            "details": {"entry_id": "e", "prev_hash": "p", "reason": None, "z": [1, ',"reason":']},
+            "entry_id": "11111111-2222-3333-4444-555555555555", "reason": ',"entry_id":"x', "record_ids": ["r"],
+            "recorded_at": "2025-01-01T00:00:00.000000Z", "rule": ',"reason":', "seq": 9, "store": None}
+    full = {**body, "prev_hash": "a" * 64, "entry_hash": "b" * 64}
+    assert entry_line(canonical(body), "a" * 64, "b" * 64) == canonical(full)
