@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from cryptography.exceptions import InvalidSignature
 
 from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
-from governance.ledger.canonical import ENTRY_FIELDS, canonical, canonical_bytes, canonical_unchecked, entry_body_text
+from governance.ledger.canonical import (
+    ENTRY_FIELDS, canonical, canonical_bytes, canonical_unchecked, entry_body_text, entry_line,
+)
 from governance.ledger.schema import Checkpoint, utc_stamp
 from governance.ledger.signing import fingerprint, load_public_key
 from governance.ledger.verify import Failure, VerifyReport, check_witness, verify_entries
@@ -109,8 +111,6 @@ def manifest_payload(manifest: dict[str, Any]) -> bytes:
 
 def export_bundle(ledger: "Ledger", directory: Path) -> ExportReport:
     """Write the ledger, as one consistent snapshot, into an empty or new folder."""
-    from governance.ledger.canonical import entry_line  # noqa: PLC0415
-
     started = time.monotonic()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise LedgerError(f"export folder {directory} is not empty")
@@ -217,10 +217,12 @@ def _entry_rows(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
                     raise ValueError("not an entry")
                 # The parser already refused floats and big integers; re-encoding and comparing
                 # bytes refuses everything else (escaped lone surrogates come back raw, so differ).
-                if canonical_unchecked(entry) != line:
+                text = entry_body_text(tuple(entry[k] for k in _SCALARS)
+                                       + tuple(canonical_unchecked(entry[k]) for k in _NESTED))
+                if type(entry["prev_hash"]) is not str or type(entry["entry_hash"]) is not str \
+                        or entry_line(text, entry["prev_hash"], entry["entry_hash"]) != line:
                     raise ValueError("not canonical")
-                body = entry_body_text(tuple(entry[k] for k in _SCALARS)
-                                       + tuple(canonical_unchecked(entry[k]) for k in _NESTED)).encode("utf-8")
+                body = text.encode("utf-8")
             except (ValueError, TypeError, RecursionError, UnicodeError, GovernanceError):
                 raise LedgerIntegrityError(f"entries.jsonl line {number} is not a canonical ledger entry", number) from None
             if entry["seq"] != number:
