@@ -212,8 +212,10 @@ def _verdict(report: VerifyReport) -> str:
             lines.append(f"  newest tree head: size {report.tree_size}, root {report.root}")
         if report.unsealed:
             lines.append(f"  {report.unsealed} newest entries are not yet sealed by a checkpoint")
-        if report.witness:
+        if report.witness and report.witnessed:
             lines.append(f"  witness {report.witness}: {report.witnessed} tree heads, all in the ledger")
+        elif report.witness:
+            lines.append(f"  witness {report.witness} holds no tree heads: nothing compared (wrong --witness?)")
         else:
             lines.append("  no witness compared: deleting the newest entries with their tree heads would not show")
         if report.since:
