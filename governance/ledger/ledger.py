@@ -335,8 +335,9 @@ class Ledger:
         """``keys rotate``: record the rotation, register the new key, seal with the old one, switch.
 
         The entry ``ledger.key.rotated`` and a tree head listing the new key,
-        signed by the old key, commit together; the next tree head must then be
-        signed by the new key. Returns (old key id, new key id).
+        signed by the old key, commit together; then the files switch, and an
+        entry ``ledger.key.activated`` gets the new key's first tree head, so the
+        newest head is signed by the new key. Returns (old key id, new key id).
         """
         from governance.ledger.sealing import register_key  # noqa: PLC0415
         from governance.ledger.signing import key_id_of, public_pem  # noqa: PLC0415
@@ -360,6 +361,10 @@ class Ledger:
             sealed = seal(conn, signer, old_id, [seq + 1], [(seq + 1, body, digest)], self.witness)
         self._publish(sealed.witness_size)
         signer.promote_next()
+        # The new key's first tree head, at once: auditors switch to the new fingerprint now.
+        self._checked_key = None
+        self.append(actor=actor, action="ledger.key.activated", details={"key_id": new_id}, as_of=as_of)
+        self.checkpoint()
         return old_id, new_id
 
     # -- reading ---------------------------------------------------------------

@@ -192,8 +192,9 @@ def test_verify_survives_key_rotation(db_url: str, tmp_path: Path) -> None:
     assert ledger.rotate_key(actor="dpo", reason="annual rotation")[0] == old
     new = signer.key_id()
     assert new != old and (tmp_path / "keys" / f"ledger-signing.{old}.retired.pem").is_file()
-    rotation = ledger.head()
+    rotation, activation = list(ledger.entries(5))
     assert rotation.action == "ledger.key.rotated" and rotation.details["new_key_id"] == new
+    assert activation.action == "ledger.key.activated" and ledger.checkpoints()[-1].key_id == new
     ledger.append_many([{"actor": "a", "action": "b"} for _ in range(3)])
     report = ledger.verify()
     assert report.ok and set(report.key_ids) == {old, new} and report.head_key_id == new
