@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark the audit ledger: append rate, verify rate and memory as the ledger grows.
+"""Benchmark the audit ledger: append rate, verify rate (chain, tree, signatures), proofs, memory.
 
 Usage::
 
@@ -13,6 +13,10 @@ it runs a full :meth:`Ledger.verify`. A sample of single ``append`` calls (one
 transaction each) is timed first. Wall time and process CPU time are both shown:
 on a shared machine CPU time is the steadier figure. Peak memory is
 ``ru_maxrss`` so far, which stays flat if verification really streams.
+At the largest size it also times ``--proofs`` inclusion proofs of random
+entries against the newest signed tree head: generation from the database
+(stored node cache + entry hashes, each proof checked against the signed root)
+and offline verification (RFC 9162 §2.1.3.2), per proof.
 
 Prints a table, then one JSON line with every figure. Entries are synthetic
 identifiers only.
@@ -33,8 +37,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import random  # noqa: E402
+
 from governance.keys import KeyStore  # noqa: E402
 from governance.ledger import Ledger, verify_bundle  # noqa: E402
+from governance.ledger.merkle import verify_inclusion  # noqa: E402
+from governance.ledger.proofs import TreeReader  # noqa: E402
 
 
 def _event(i: int) -> dict[str, Any]:
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=1000)
     parser.add_argument("--bundle", action="store_true", help="also time export and verify_bundle at each size")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (SQLite file, bundles) afterwards")
+    parser.add_argument("--proofs", type=int, default=1000, help="inclusion proofs to time at the largest size")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
@@ -84,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "url": "sqlite (temp file)" if not args.url else ledger.engine.url.render_as_string(hide_password=True),
         "python": sys.version.split()[0], "cpus": os.cpu_count(), "batch": args.batch,
-        "single_append": {"entries": single, "per_s": round(single / wall), "cpu_s": round(cpu, 2)},
+        "single_append": {"entries": single, "per_s": round(single / wall), "cpu_s": round(cpu, 2),
+                          "per_cpu_s": round(single / cpu) if cpu else None},
         "sizes": [],
     }
     done = single
@@ -102,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         row: dict[str, Any] = {
             "entries": size,
             "append_per_s": round(grow / append_wall) if grow else None,
+            "append_per_cpu_s": round(grow / append_cpu) if grow and append_cpu else None,
             "verify_s": round(v_wall, 2), "verify_cpu_s": round(v_cpu, 2),
             "verify_per_s": round(size / v_wall), "peak_rss_mb": round(_peak_mb(), 1),
         }
@@ -115,19 +126,46 @@ def main(argv: list[str] | None = None) -> int:
             row.update(export_s=round(e_wall, 2), bundle_verify_s=round(b_wall, 2), bundle_verify_cpu_s=round(b_cpu, 2))
         result["sizes"].append(row)
         print(f"... {size:,} entries done", file=sys.stderr, flush=True)
+    result["proofs"] = _time_proofs(ledger, args.proofs)
     ledger.close()
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"single append (own transaction each): {result['single_append']['per_s']:,}/s over {single:,} entries")
-    columns = ["entries", "append_per_s", "verify_s", "verify_cpu_s", "verify_per_s", "peak_rss_mb"]
+    print(f"single append (own transaction each): {result['single_append']['per_s']:,}/s "
+          f"({result['single_append']['per_cpu_s']:,} per CPU second) over {single:,} entries")
+    columns = ["entries", "append_per_s", "append_per_cpu_s", "verify_s", "verify_cpu_s", "verify_per_s", "peak_rss_mb"]
     columns += [c for c in ("db_mb", "export_s", "bundle_verify_s", "bundle_verify_cpu_s") if c in result["sizes"][0]]
     print(" | ".join(f"{c:>14}" for c in columns))
     for row in result["sizes"]:
         print(" | ".join(f"{row.get(c) if row.get(c) is not None else '-':>14,}" if isinstance(row.get(c), int)
                          else f"{str(row.get(c, '-')):>14}" for c in columns))
+    p = result["proofs"]
+    print(f"inclusion proofs ({p['count']} random entries, tree size {p['tree_size']:,}): "
+          f"generate {p['generate_ms']} ms/proof ({p['generate_cpu_ms']} ms CPU), verify {p['verify_ms']} ms/proof")
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+def _time_proofs(ledger: Ledger, count: int) -> dict[str, Any]:
+    """Per-proof time to build (from the database) and to verify (offline) inclusion proofs."""
+    rng = random.Random(13)
+    with ledger.snapshot() as conn:
+        head = ledger.checkpoints(conn)[-1]
+        root = bytes.fromhex(head.root)
+        picks = [rng.randrange(head.size) for _ in range(count)]
+        started, cpu = time.perf_counter(), time.process_time()
+        proofs = []
+        for index in picks:
+            reader = TreeReader(conn)  # a fresh reader per proof: no memo shared between proofs
+            proofs.append((index, reader.leaves(index, index + 1)[0], reader.inclusion(index, head.size, root)))
+        generate, generate_cpu = time.perf_counter() - started, time.process_time() - cpu
+    started = time.perf_counter()
+    for index, leaf, path in proofs:
+        assert verify_inclusion(leaf, index, head.size, path, root)
+    verify = time.perf_counter() - started
+    return {"count": count, "tree_size": head.size, "generate_ms": round(generate / count * 1000, 3),
+            "generate_cpu_ms": round(generate_cpu / count * 1000, 3),
+            "verify_ms": round(verify / count * 1000, 4)}
 
 
 if __name__ == "__main__":

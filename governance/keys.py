@@ -1,4 +1,4 @@
-"""Key files: the ledger's Ed25519 signing key and named 32-byte data keys.
+"""Key files: named 32-byte data keys (the ledger's signing key is in governance.ledger.signing).
 
 Keys live in one folder (``Settings.keys_dir``), created ``0700``; every key file
 is created ``0600`` and atomically (written to a private temporary file, then
@@ -14,51 +14,20 @@ exception (which might quote input bytes) is not chained into a traceback.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from governance.errors import KeyMaterialError
 
 __all__ = [
     "KeyStore",
-    "SIGNING_KEY_FILE",
     "DATA_KEY_BYTES",
-    "fingerprint",
-    "key_id_of",
-    "load_public_key",
 ]
 
-SIGNING_KEY_FILE = "ledger-signing.pem"
 DATA_KEY_BYTES = 32
 _DATA_KEY_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
-
-
-def fingerprint(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 (hex) of the raw 32-byte public key: what auditors compare."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
-
-
-def key_id_of(public_key: Ed25519PublicKey) -> str:
-    """The key's id: the first 16 hex characters of its fingerprint."""
-    return fingerprint(public_key)[:16]
-
-
-def load_public_key(pem: bytes, source: str) -> Ed25519PublicKey:
-    """Parse an Ed25519 public key in PEM; ``source`` names it in errors."""
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except Exception:  # noqa: BLE001 - any parse failure is "malformed"
-        raise KeyMaterialError(f"public key {source} is malformed (expected an Ed25519 public key in PEM)") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyMaterialError(f"public key {source} is not an Ed25519 key")
-    return key
 
 
 class KeyStore:
@@ -67,63 +36,7 @@ class KeyStore:
     def __init__(self, keys_dir: Path) -> None:
         self.keys_dir = Path(keys_dir)
         self._lock = threading.Lock()
-        self._signing: Ed25519PrivateKey | None = None
         self._data: dict[str, bytes] = {}
-
-    # -- signing key ---------------------------------------------------------
-
-    @property
-    def signing_key_path(self) -> Path:
-        return self.keys_dir / SIGNING_KEY_FILE
-
-    def has_signing_key(self) -> bool:
-        """Whether the signing key file exists (without creating it)."""
-        return self.signing_key_path.is_file()
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        """The ledger signing key, generated and saved on first use."""
-        with self._lock:
-            if self._signing is None:
-                path = self.signing_key_path
-                if not path.exists():
-                    new_key = Ed25519PrivateKey.generate()
-                    pem = new_key.private_bytes(
-                        serialization.Encoding.PEM,
-                        serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption(),
-                    )
-                    self._create_file(path, pem)
-                self._signing = self._load_signing(path)
-            return self._signing
-
-    def public_key(self) -> Ed25519PublicKey:
-        return self.signing_key().public_key()
-
-    def public_key_pem(self) -> bytes:
-        """The signing key's public half, SubjectPublicKeyInfo PEM."""
-        return self.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def key_id(self) -> str:
-        """First 16 hex characters of SHA-256 of the raw public key."""
-        return key_id_of(self.public_key())
-
-    def fingerprint(self) -> str:
-        """Full SHA-256 (hex) of the raw public key, for publishing out of band."""
-        return fingerprint(self.public_key())
-
-    def _load_signing(self, path: Path) -> Ed25519PrivateKey:
-        data = self._read(path)
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except Exception:  # noqa: BLE001 - malformed, encrypted, unsupported: all "unusable"
-            raise KeyMaterialError(
-                f"key file {path} is malformed or encrypted (expected an unencrypted PKCS8 PEM Ed25519 key)"
-            ) from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyMaterialError(f"key file {path} does not hold an Ed25519 private key")
-        return key
 
     # -- data keys -----------------------------------------------------------
 

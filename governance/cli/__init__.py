@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "seed",
     "store",
     "audit",
+    "keys",
     "quality",
     "retention",
     "research",

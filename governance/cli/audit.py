@@ -1,7 +1,11 @@
-"""``governance audit``: verify, export, list and record audit ledger entries.
+"""``governance audit``: verify, export, prove, list and record audit ledger entries.
 
-``verify`` exits 0 when the ledger (or an exported bundle) is intact, 1 when it
-was altered, 2 on an expected error (database unreachable, bundle missing).
+``verify`` (and ``verify-receipt``) exit 0 when the ledger, bundle or receipt is
+intact, 1 when it was altered, 2 on an expected error (database unreachable,
+file missing or unreadable). ``verify`` opens the database read-only, so an
+auditor can run it on a read-only copy. ``head`` prints the newest signed tree
+head for an auditor to keep and pass to ``verify --since`` next time; ``prove``
+writes a receipt that ``verify-receipt`` checks with no database.
 Progress goes to stderr so ``--json`` output on stdout stays parseable.
 """
 
@@ -11,12 +15,19 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from governance.cli._common import Progress, add_json_flag, emit, settings_from
-from governance.keys import KeyStore
-from governance.ledger import Ledger, LedgerEntry, verify_bundle
-from governance.ledger.verify import PROGRESS_EVERY, VerifyReport
+import json
+import os
+import sys
 
-__all__ = ["register", "cmd_verify", "cmd_export", "cmd_log", "cmd_record"]
+from governance.cli._common import Progress, add_json_flag, emit, settings_from
+from governance.errors import LedgerError
+from governance.ledger import Checkpoint, Ledger, LedgerEntry, LedgerSigner, verify_bundle
+from governance.ledger.receipt import destruction_entries, receipt_for, verify_receipt
+from governance.ledger.verify import PROGRESS_EVERY, VerifyReport
+from governance.ledger.witness import WITNESS_ENV, open_witness
+
+__all__ = ["register", "cmd_verify", "cmd_export", "cmd_log", "cmd_record", "cmd_head", "cmd_prove",
+           "cmd_verify_receipt"]
 
 
 def register(subparsers: Any) -> None:
@@ -32,8 +43,31 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--bundle", type=Path, metavar="DIR", help="verify an exported bundle instead of the database")
     verify.add_argument("--expect-key-id", metavar="ID",
                         help="key id or fingerprint published separately; a different signing key is a failure")
+    verify.add_argument("--witness", metavar="URL",
+                        help=f"tree-head witness: file:///path, s3://bucket/prefix or none "
+                             f"(default ${WITNESS_ENV}, else ledger-witness.jsonl beside the keys)")
+    verify.add_argument("--since", type=Path, metavar="HEAD.json",
+                        help="a tree head saved earlier (governance audit head): today's ledger must extend it")
     add_json_flag(verify)
     verify.set_defaults(handler=cmd_verify)
+
+    head = commands.add_parser("head", help="print the newest signed tree head (keep it for verify --since)")
+    add_json_flag(head)
+    head.set_defaults(handler=cmd_head)
+
+    prove = commands.add_parser("prove", help="write a receipt: entries, their inclusion proofs, a signed tree head")
+    which = prove.add_mutually_exclusive_group(required=True)
+    which.add_argument("--entry", dest="entries", type=_positive, action="append", metavar="SEQ",
+                       help="an entry number (repeatable)")
+    which.add_argument("--case", metavar="ID", help="the destruction/anonymisation entries of this case")
+    prove.add_argument("--out", type=Path, metavar="FILE", help="where to write the receipt (default stdout)")
+    prove.set_defaults(handler=cmd_prove)
+
+    check = commands.add_parser("verify-receipt", help="check a receipt offline (no database)")
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("--expect-key-id", metavar="ID", help="the published key id or fingerprint")
+    add_json_flag(check)
+    check.set_defaults(handler=cmd_verify_receipt)
 
     export = commands.add_parser("export", help="write an offline bundle an auditor can verify without the database")
     export.add_argument("directory", type=Path, metavar="DIR", help="new or empty folder")
@@ -66,22 +100,95 @@ def _positive(text: str) -> int:
 
 def _open(args: argparse.Namespace, *, create: bool, keys: bool = False) -> Ledger:
     settings = settings_from(args)
-    return Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir) if keys else None, create=create)
+    return Ledger.open(settings.ledger_url, settings.keys_dir if keys else None, create=create)
+
+
+def _witness(args: argparse.Namespace) -> object:
+    settings = settings_from(args)
+    url = getattr(args, "witness", None) or os.environ.get(WITNESS_ENV)
+    return open_witness(url, settings.keys_dir)
+
+
+def _read_json(path: Path, what: str) -> object:
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise LedgerError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise LedgerError(f"{what} {path} is not readable JSON (UTF-8)") from None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify the database ledger or, with --bundle, an exported bundle."""
+    """Verify the database ledger (read-only) or, with --bundle, an exported bundle."""
+    witness = _witness(args)
     if args.bundle is not None:
-        report = verify_bundle(args.bundle, args.expect_key_id, progress=_progress("verifying bundle", None))
+        report = verify_bundle(args.bundle, args.expect_key_id, witness=witness,
+                               progress=_progress("verifying bundle", None))
     else:
-        ledger = _open(args, create=False)
+        since = None
+        if args.since is not None:
+            try:
+                since = Checkpoint.from_signed(_read_json(args.since, "saved tree head"))  # type: ignore[arg-type]
+            except LedgerError as error:
+                raise LedgerError(f"saved tree head {args.since}: {error}") from None
+        settings = settings_from(args)
+        ledger = Ledger.open(settings.ledger_url, None, read_only=True, witness=witness)
         try:
-            head = ledger.head()
-            progress = _progress("verifying ledger", head.seq if head else None)
-            report = ledger.verify(expect_key_id=args.expect_key_id, progress=progress)
+            progress = _progress("verifying ledger", None)
+            report = ledger.verify(expect_key_id=args.expect_key_id, since=since, progress=progress)
         finally:
             ledger.close()
     emit(args, report.to_dict(), lambda _: _verdict(report))
+    return 0 if report.ok else 1
+
+
+def cmd_head(args: argparse.Namespace) -> int:
+    """Print the newest signed tree head as canonical JSON (what ``verify --since`` reads)."""
+    settings = settings_from(args)
+    ledger = Ledger.open(settings.ledger_url, None, read_only=True, witness=None)
+    try:
+        heads = ledger.checkpoints()
+    finally:
+        ledger.close()
+    if not heads:
+        raise LedgerError("the ledger has no signed tree head yet")
+    print(json.dumps(heads[-1].signed(), sort_keys=True, separators=(",", ":")))
+    return 0
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    """Write a receipt for entries (or a case's destruction entries); seals first if this machine holds the key."""
+    settings = settings_from(args)
+    signer = LedgerSigner(settings.keys_dir)
+    ledger = Ledger.open(settings.ledger_url, signer if signer.exists() else None, create=False)
+    try:
+        seqs = args.entries
+        if args.case is not None:
+            seqs = destruction_entries(ledger, args.case)
+            if not seqs:
+                raise LedgerError(f"no destruction or anonymisation entry names case {args.case}")
+        receipt = receipt_for(ledger, seqs)
+    finally:
+        ledger.close()
+    text = json.dumps(receipt, indent=2, sort_keys=True) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            with open(args.out, "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise LedgerError(f"cannot write receipt {args.out} ({type(exc).__name__})") from None
+        size = receipt["tree_head"]["size"]
+        print(f"receipt for entries {', '.join(str(e['seq']) for e in receipt['entries'])} "
+              f"(tree size {size}) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_verify_receipt(args: argparse.Namespace) -> int:
+    """Check a receipt with no database: exit 0 valid, 1 invalid, 2 unreadable."""
+    report = verify_receipt(_read_json(args.file, "receipt"), args.expect_key_id)
+    emit(args, report.to_dict(), lambda _: report.summary())
     return 0 if report.ok else 1
 
 
@@ -101,18 +208,29 @@ def _verdict(report: VerifyReport) -> str:
     if report.ok:
         for key_id in report.key_ids:
             lines.append(f"  signed by key {key_id} (fingerprint {report.fingerprints.get(key_id, 'unknown')})")
+        if report.root:
+            lines.append(f"  newest tree head: size {report.tree_size}, root {report.root}")
         if report.unsealed:
             lines.append(f"  {report.unsealed} newest entries are not yet sealed by a checkpoint")
+        if report.witness and report.witnessed:
+            lines.append(f"  witness {report.witness}: {report.witnessed} tree heads, all in the ledger")
+        elif report.witness:
+            lines.append(f"  witness {report.witness} holds no tree heads: nothing compared (wrong --witness?)")
+        else:
+            lines.append("  no witness compared: deleting the newest entries with their tree heads would not show")
+        if report.since:
+            lines.append(f"  extends your saved tree head of size {report.since['from_size']} "
+                         f"(consistency proof of {len(report.since['consistency_proof'])} hashes verified)")
     return "\n".join(lines)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a bundle; seal the head first when this machine holds the signing key."""
     settings = settings_from(args)
-    keys = KeyStore(settings.keys_dir)
-    # Only seal with a key that already exists: an export must never mint a new
-    # signing key as a side effect (e.g. an auditor's machine).
-    ledger = Ledger.open(settings.ledger_url, keys if keys.has_signing_key() else None, create=False)
+    signer = LedgerSigner(settings.keys_dir)
+    # Only seal (and sign the manifest) with a key that already exists: an export
+    # never mints a signing key (e.g. on an auditor's machine).
+    ledger = Ledger.open(settings.ledger_url, signer if signer.exists() else None, create=False)
     try:
         report = ledger.export(args.directory)
     finally:

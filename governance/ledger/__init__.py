@@ -1,4 +1,5 @@
-"""The audit ledger: append-only, hash-chained, signed; verifiable online and offline.
+"""The audit ledger: append-only, hash-chained, a Merkle tree with signed, witnessed tree heads;
+verifiable online, offline (bundles) and per entry (receipts).
 
 Start with :meth:`Ledger.open`; see ``docs/ledger.md`` for the exact hashing and
 signing rules an auditor can re-implement.
@@ -8,11 +9,13 @@ from governance.ledger.bundle import ExportReport, export_bundle, verify_bundle
 from governance.ledger.canonical import GENESIS_HASH, CanonicalError, canonical
 from governance.ledger.ledger import Ledger
 from governance.ledger.schema import Checkpoint, LedgerEntry, utc_stamp
-from governance.ledger.verify import VerifyReport, verify_rows
+from governance.ledger.signing import LedgerSigner
+from governance.ledger.verify import VerifyReport, verify_entries
 
 __all__ = [
     "Ledger",
     "LedgerEntry",
+    "LedgerSigner",
     "Checkpoint",
     "VerifyReport",
     "ExportReport",
@@ -21,6 +24,6 @@ __all__ = [
     "canonical",
     "export_bundle",
     "verify_bundle",
-    "verify_rows",
+    "verify_entries",
     "utc_stamp",
 ]

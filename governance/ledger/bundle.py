@@ -3,14 +3,27 @@
 A bundle is a folder::
 
     entries.jsonl              one canonical entry per line, prev_hash and entry_hash included
-    checkpoints.jsonl          one canonical checkpoint per line (seq, entry_hash, signed_at, key_id, signature)
-    public-keys/<key_id>.pem   every public key a checkpoint names
-    VERIFY.md                  how to check it, by hand or with a 40-line script
-    MANIFEST.json              counts, head hash, key fingerprints, sha256 of every other file
+    checkpoints.jsonl          one canonical signed tree head per line, oldest first
+    public-keys/<key_id>.pem   every registered public key
+    VERIFY.md                  how to check it, with this bundle's figures filled in
+    MANIFEST.json              format, counts, tree size and root, keys in registration order,
+                               fingerprints, sha256 of every other file, export time; signed
 
-:func:`verify_bundle` reads it through the same :func:`~governance.ledger.verify.verify_rows`
-the database check uses, then checks MANIFEST. Lines must be byte-for-byte
-canonical, so any other JSON parser an auditor uses sees exactly what we hash.
+:func:`verify_bundle` checks *everything* in the folder: no file is there that
+MANIFEST does not list and every listed file matches its sha256; MANIFEST has
+exactly its fields, each equal to what the entries and tree heads give, and its
+signature (Ed25519 over the canonical manifest, by the ledger's current key) is
+valid, so a bundle cannot be shortened or re-counted consistently; VERIFY.md
+is byte-for-byte the guide the exporter writes for those figures; every line of
+``entries.jsonl`` and ``checkpoints.jsonl`` is canonical (so any other JSON
+parser an auditor uses sees exactly what was hashed) and in order; then the
+entries, tree heads and keys go through the same
+:func:`~governance.ledger.verify.verify_entries` as the database. Not checked,
+and said so in VERIFY.md: ``exported_at`` beyond its format (it is the
+exporter's clock, though signed), and whether the bundle is the *newest*
+export (compare with the witness, or ``--expect-key-id`` and a saved head).
+An export made without the signing key has an unsigned MANIFEST; it fails
+whenever ``--expect-key-id`` is given.
 """
 
 from __future__ import annotations
@@ -21,23 +34,31 @@ import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from cryptography.exceptions import InvalidSignature
 
 from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
-from governance.keys import fingerprint, load_public_key
-from governance.ledger.canonical import CHECKPOINT_FIELDS, ENTRY_FIELDS, canonical, canonical_unchecked, entry_text
+from governance.ledger.canonical import (
+    ENTRY_FIELDS, canonical, canonical_bytes, canonical_unchecked, entry_body_text, entry_line,
+)
 from governance.ledger.schema import Checkpoint, utc_stamp
-from governance.ledger.verify import VerifyReport, verify_rows
+from governance.ledger.signing import fingerprint, load_public_key
+from governance.ledger.verify import Failure, VerifyReport, check_witness, verify_entries
 
 if TYPE_CHECKING:
     from governance.ledger.ledger import Ledger
 
-__all__ = ["ExportReport", "export_bundle", "verify_bundle", "BUNDLE_FORMAT", "VERIFY_GUIDE"]
+__all__ = ["ExportReport", "export_bundle", "verify_bundle", "BUNDLE_FORMAT", "VERIFY_GUIDE", "render_guide"]
 
-BUNDLE_FORMAT = "governance-ledger-bundle/1"
+BUNDLE_FORMAT = "governance-ledger-bundle/2"
 _LISTED = re.compile(r"^(entries\.jsonl|checkpoints\.jsonl|VERIFY\.md|public-keys/[0-9a-f]{16}\.pem)$")
 _ENTRY_KEYS = frozenset(ENTRY_FIELDS)
-_CHECKPOINT_KEYS = frozenset(CHECKPOINT_FIELDS + ("signature",))
+_MANIFEST_KEYS = frozenset({"format", "exported_at", "entries", "head_hash", "checkpoints", "tree_size", "root",
+                            "key_ids", "fingerprints", "files", "signed_by", "signature"})
+_SCALARS = ("seq", "entry_id", "recorded_at", "actor", "action", "reason", "rule", "store")
+_NESTED = ("record_ids", "counts", "details")
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class ExportReport:
     head_hash: str | None
     key_ids: tuple[str, ...]
     files: dict[str, str] = field(default_factory=dict)
+    signed: bool = False
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +104,11 @@ def _write_file(path: Path, data: bytes) -> str:
     return writer.close()
 
 
+def manifest_payload(manifest: dict[str, Any]) -> bytes:
+    """The bytes MANIFEST's signature covers: its canonical JSON without ``signature``."""
+    return canonical_bytes({k: v for k, v in manifest.items() if k != "signature"})
+
+
 def export_bundle(ledger: "Ledger", directory: Path) -> ExportReport:
     """Write the ledger, as one consistent snapshot, into an empty or new folder."""
     started = time.monotonic()
@@ -94,38 +121,51 @@ def export_bundle(ledger: "Ledger", directory: Path) -> ExportReport:
     files: dict[str, str] = {}
     count, head_hash = 0, None
     with ledger.snapshot() as conn:
-        checkpoints = ledger.checkpoints(conn)
+        heads = ledger.checkpoints(conn)
         keys = ledger.public_keys(conn)
         writer = _HashingWriter(directory / "entries.jsonl")
+        prev = "0" * 64
         try:
-            for row in ledger.rows(conn):
-                writer.write(entry_text(row).encode("utf-8") + b"\n")
-                count, head_hash = row[0], row[12]
+            for _seq, body, digest in ledger.rows(conn):
+                hex_hash = digest.decode("ascii")
+                writer.write(entry_line(body.decode("utf-8"), prev, hex_hash).encode("utf-8") + b"\n")
+                count, head_hash, prev = count + 1, hex_hash, hex_hash
         finally:
             files["entries.jsonl"] = writer.close()
     files["checkpoints.jsonl"] = _write_file(
-        directory / "checkpoints.jsonl", b"".join(canonical(cp.to_dict()).encode("utf-8") + b"\n" for cp in checkpoints)
-    )
-    used = sorted({cp.key_id for cp in checkpoints} | set(keys))
-    prints = {key_id: fingerprint(load_public_key(keys[key_id], key_id)) for key_id in used if key_id in keys}
-    for key_id in used:
-        if key_id in keys:
-            files[f"public-keys/{key_id}.pem"] = _write_file(directory / "public-keys" / f"{key_id}.pem", keys[key_id])
-    newest = checkpoints[-1].key_id if checkpoints else "(none)"
-    guide = VERIFY_GUIDE
-    for name, value in {"ENTRIES": str(count), "CHECKPOINTS": str(len(checkpoints)), "HEAD_HASH": head_hash or "-",
-                        "NEWEST_KEY_ID": newest, "FINGERPRINT": prints.get(newest, "-")}.items():
-        guide = guide.replace("{" + name + "}", value)
-    files["VERIFY.md"] = _write_file(directory / "VERIFY.md", guide.encode("utf-8"))
-    manifest = {
-        "format": BUNDLE_FORMAT, "exported_at": utc_stamp(), "entries": count, "checkpoints": len(checkpoints),
-        "head_seq": count, "head_hash": head_hash, "key_ids": used, "fingerprints": prints,
-        "files": dict(sorted(files.items())),
+        directory / "checkpoints.jsonl", b"".join(canonical(h.signed()).encode("utf-8") + b"\n" for h in heads))
+    prints = {key_id: fingerprint(load_public_key(pem, key_id)) for key_id, pem in keys}
+    for key_id, pem in keys:
+        files[f"public-keys/{key_id}.pem"] = _write_file(directory / "public-keys" / f"{key_id}.pem", pem)
+    newest = heads[-1] if heads else None
+    files["VERIFY.md"] = _write_file(directory / "VERIFY.md", render_guide(count, heads, head_hash, prints).encode("utf-8"))
+    manifest: dict[str, Any] = {
+        "format": BUNDLE_FORMAT, "exported_at": utc_stamp(), "entries": count, "head_hash": head_hash,
+        "checkpoints": len(heads), "tree_size": newest.size if newest else 0, "root": newest.root if newest else None,
+        "key_ids": [k for k, _ in keys], "fingerprints": prints, "files": dict(sorted(files.items())),
+        "signed_by": None, "signature": None,
     }
+    signer = ledger.signer
+    if signer is not None and not ledger.read_only and signer.exists() and newest is not None \
+            and signer.key_id() == newest.key_id:
+        manifest["signed_by"] = newest.key_id
+        manifest["signature"] = signer.sign(manifest_payload(manifest))
     # Written last: a folder without MANIFEST.json is an export that did not finish.
     _write_file(directory / "MANIFEST.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    return ExportReport(str(directory), count, len(checkpoints), count, head_hash, tuple(used), files,
-                        round(time.monotonic() - started, 3))
+    return ExportReport(str(directory), count, len(heads), count, head_hash, tuple(k for k, _ in keys), files,
+                        manifest["signature"] is not None, round(time.monotonic() - started, 3))
+
+
+def render_guide(entries: int, heads: Sequence[Checkpoint], head_hash: str | None, prints: dict[str, str]) -> str:
+    """VERIFY.md for these figures (the verifier re-renders it and compares bytes)."""
+    newest = heads[-1] if heads else None
+    guide = VERIFY_GUIDE
+    for name, value in {"ENTRIES": str(entries), "CHECKPOINTS": str(len(heads)), "HEAD_HASH": head_hash or "-",
+                        "TREE_SIZE": str(newest.size if newest else 0), "ROOT": newest.root if newest else "-",
+                        "NEWEST_KEY_ID": newest.key_id if newest else "(none)",
+                        "FINGERPRINT": prints.get(newest.key_id, "-") if newest else "-"}.items():
+        guide = guide.replace("{" + name + "}", value)
+    return guide
 
 
 # -- verification ------------------------------------------------------------------
@@ -157,17 +197,14 @@ def _int64(text: str) -> int:
     return value
 
 
-# The parser itself refuses what canonical() would (floats, NaN, big ints), so
-# the nested values can be re-encoded without a second walk over them.
+# The parser itself refuses what canonical() would (floats, NaN, big ints).
 _load_line = json.JSONDecoder(parse_float=_no_float, parse_int=_int64, parse_constant=_no_float).decode
 
 
-def _entry_rows(path: Path) -> Iterator[tuple[Any, ...]]:
-    """Bundle lines as verifier rows; a line that is not a canonical entry is tampering.
-
-    Each line must be byte-for-byte the canonical encoding of what it parses
-    to, so any other JSON parser an auditor uses sees exactly what was hashed.
-    """
+def _entry_rows(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
+    """Bundle lines as verifier rows ``(body, entry_hash)``; a line that is not a canonical entry,
+    or out of order, or whose prev_hash is not the previous line's hash, is tampering."""
+    prev = "0" * 64
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
@@ -175,78 +212,139 @@ def _entry_rows(path: Path) -> Iterator[tuple[Any, ...]]:
                 entry = _load_line(line)
                 if type(entry) is not dict or entry.keys() != _ENTRY_KEYS:
                     raise ValueError("not an entry")
-                record_ids, counts, details = entry["record_ids"], entry["counts"], entry["details"]
-                if type(record_ids) is not list or type(counts) is not dict or type(details) is not dict:
+                if type(entry["record_ids"]) is not list or type(entry["counts"]) is not dict \
+                        or type(entry["details"]) is not dict:
                     raise ValueError("not an entry")
-                row = (
-                    entry["seq"], entry["entry_id"], entry["recorded_at"], entry["actor"], entry["action"],
-                    entry["reason"], entry["rule"], entry["store"], canonical_unchecked(record_ids),
-                    canonical_unchecked(counts), canonical_unchecked(details), entry["prev_hash"], entry["entry_hash"],
-                )
-                if entry_text(row) != line:
+                # The parser already refused floats and big integers; re-encoding and comparing
+                # bytes refuses everything else (escaped lone surrogates come back raw, so differ).
+                text = entry_body_text(tuple(entry[k] for k in _SCALARS)
+                                       + tuple(canonical_unchecked(entry[k]) for k in _NESTED))
+                if type(entry["prev_hash"]) is not str or type(entry["entry_hash"]) is not str \
+                        or entry_line(text, entry["prev_hash"], entry["entry_hash"]) != line:
                     raise ValueError("not canonical")
-            except (ValueError, TypeError, RecursionError, GovernanceError):
-                raise LedgerIntegrityError(
-                    f"entries.jsonl line {number} is not a canonical ledger entry", number) from None
-            yield row
+                body = text.encode("utf-8")
+            except (ValueError, TypeError, RecursionError, UnicodeError, GovernanceError):
+                raise LedgerIntegrityError(f"entries.jsonl line {number} is not a canonical ledger entry", number) from None
+            if entry["seq"] != number:
+                raise LedgerIntegrityError(f"entries.jsonl line {number} holds entry {entry['seq']!r} "
+                                           f"(entries missing, repeated or out of order)", number)
+            if entry["prev_hash"] != prev:
+                raise LedgerIntegrityError(f"entry {number} does not link to entry {number - 1} (prev_hash)", number)
+            prev = entry["entry_hash"]
+            yield number, body, prev.encode("ascii") if type(prev) is str and prev.isascii() else b""
 
 
 def _read_checkpoints(path: Path) -> list[Checkpoint]:
-    checkpoints = []
-    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    heads = []
+    try:
+        lines = path.read_bytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise LedgerIntegrityError("checkpoints.jsonl is not valid UTF-8") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
         try:
-            data = json.loads(line)
-            if type(data) is not dict or data.keys() != _CHECKPOINT_KEYS or canonical(data) != line:
+            head = Checkpoint.from_signed(json.loads(line))
+            if canonical(head.signed()) != line:
                 raise ValueError
-        except (ValueError, GovernanceError):
-            raise LedgerIntegrityError(f"checkpoints.jsonl line {number} is not a canonical checkpoint") from None
-        checkpoints.append(Checkpoint(**data))
-    return checkpoints
+        except (ValueError, RecursionError, GovernanceError):
+            raise LedgerIntegrityError(f"checkpoints.jsonl line {number} is not a canonical signed tree head") from None
+        heads.append(head)
+    return heads
 
 
-def verify_bundle(directory: Path, expect_key_id: str | None = None, *,
+def _check_manifest(manifest: Any, report: VerifyReport, heads: Sequence[Checkpoint], keys: list[tuple[str, bytes]],
+                    expect_key_id: str | None) -> str | None:
+    """Every MANIFEST field against what the verified entries and heads give; None if all agree."""
+    if type(manifest) is not dict or set(manifest) != _MANIFEST_KEYS:
+        return "MANIFEST.json does not have exactly the manifest fields"
+    if manifest["format"] != BUNDLE_FORMAT:
+        return f"MANIFEST.json format is not {BUNDLE_FORMAT}"
+    if type(manifest["exported_at"]) is not str or not _STAMP.match(manifest["exported_at"]):
+        return "MANIFEST.json exported_at is not a UTC time stamp"
+    newest = heads[-1] if heads else None
+    expected = {"entries": report.entries, "head_hash": report.head_hash, "checkpoints": len(heads),
+                "tree_size": newest.size if newest else 0, "root": newest.root if newest else None,
+                "key_ids": [k for k, _ in keys], "fingerprints": report.fingerprints}
+    for name, value in expected.items():
+        if manifest[name] != value:
+            return f"MANIFEST.json {name} does not match the bundle"
+    signature, signed_by = manifest["signature"], manifest["signed_by"]
+    if signature is None and signed_by is None:
+        if expect_key_id is not None:
+            return "MANIFEST.json is not signed (exported without the signing key), so its counts cannot be trusted"
+        return None
+    if newest is None or signed_by != newest.key_id or type(signature) is not str:
+        return "MANIFEST.json is not signed by the ledger's current key"
+    try:
+        load_public_key(dict(keys)[signed_by], signed_by).verify(bytes.fromhex(signature), manifest_payload(manifest))
+    except (InvalidSignature, ValueError, TypeError, KeyError, GovernanceError):
+        return "MANIFEST.json signature is not valid (manifest edited)"
+    return None
+
+
+def verify_bundle(directory: Path, expect_key_id: str | None = None, *, witness: Any = None,
                   progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Verify an exported bundle with no database; the report's ``source`` is "bundle"."""
+    """Verify an exported bundle with no database; the report's ``source`` is "bundle".
+
+    ``witness`` (a :class:`~governance.ledger.witness.Witness`) adds: every
+    witnessed tree head no larger than the bundle's newest is in the bundle.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise LedgerError(f"bundle folder {directory} does not exist")
     try:
-        manifest = json.loads((directory / "MANIFEST.json").read_text("utf-8"))
+        manifest = json.loads((directory / "MANIFEST.json").read_bytes().decode("utf-8"))
         files = dict(manifest["files"])
+        if not all(type(v) is str for v in files.values()):
+            raise ValueError
     except FileNotFoundError:
         return _failed("MANIFEST.json is missing (incomplete or altered bundle)")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         return _failed("MANIFEST.json is not a valid manifest")
-    for required in ("entries.jsonl", "checkpoints.jsonl"):
-        if required not in files or not (directory / required).is_file():
-            return _failed(f"{required} is missing from the bundle")
-    keys_dir = directory / "public-keys"
-    present = {f"public-keys/{p.name}" for p in keys_dir.iterdir()} if keys_dir.is_dir() else set()
+    present = {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()} - {"MANIFEST.json"}
     unlisted = sorted(present - set(files))
     if unlisted:
         return _failed(f"{unlisted[0]} is not listed in MANIFEST.json (file added)")
     if any(not _LISTED.match(name) for name in files):
         return _failed("MANIFEST.json lists an unexpected file name")
-    try:
-        public_keys = {Path(name).stem: (directory / name).read_bytes() for name in files if name.startswith("public-keys/")}
-        checkpoints = _read_checkpoints(directory / "checkpoints.jsonl")
-    except FileNotFoundError as exc:
-        return _failed(f"{Path(str(exc.filename)).name} listed in MANIFEST.json is missing")
-    except LedgerIntegrityError as error:
-        return _failed(str(error))
-    report = verify_rows(_entry_rows(directory / "entries.jsonl"), checkpoints, public_keys,
-                         expect_key_id=expect_key_id, progress=progress, source="bundle")
-    if not report.ok:
-        return report
+    for required in ("entries.jsonl", "checkpoints.jsonl", "VERIFY.md"):
+        if required not in files:
+            return _failed(f"{required} is missing from MANIFEST.json")
     for name, expected in sorted(files.items()):
         path = directory / name
         if not path.is_file():
-            return _failed(f"{name} listed in MANIFEST.json is missing", report=report)
+            return _failed(f"{name} listed in MANIFEST.json is missing")
         if _sha256_file(path) != expected:
-            return _failed(f"{name} does not match its sha256 in MANIFEST.json", report=report)
-    if (manifest.get("entries"), manifest.get("head_hash"), manifest.get("checkpoints")) != (
-            report.entries, report.head_hash, report.checkpoints):
-        return _failed("MANIFEST.json counts or head hash do not match the entries", report=report)
+            return _failed(f"{name} does not match its sha256 in MANIFEST.json")
+    try:
+        key_ids = manifest.get("key_ids")
+        if type(key_ids) is not list or sorted(key_ids) != sorted(Path(n).stem for n in files if n.startswith("public-keys/")):
+            return _failed("MANIFEST.json key_ids do not match the public keys in the bundle")
+        keys = [(key_id, (directory / "public-keys" / f"{key_id}.pem").read_bytes()) for key_id in key_ids]
+        heads = _read_checkpoints(directory / "checkpoints.jsonl")
+    except LedgerIntegrityError as error:
+        return _failed(str(error))
+    report, _ = verify_entries(_entry_rows(directory / "entries.jsonl"), heads, keys,
+                               expect_key_id=expect_key_id, progress=progress, source="bundle")
+    if not report.ok:
+        return report
+    problem = _check_manifest(manifest, report, heads, keys, expect_key_id)
+    if problem is not None:
+        return _failed(problem, report=report)
+    guide = render_guide(report.entries, heads, report.head_hash, report.fingerprints)
+    if (directory / "VERIFY.md").read_bytes() != guide.encode("utf-8"):
+        return _failed("VERIFY.md is not the guide for this bundle (edited)", report=report)
+    if witness is not None:
+        newest = heads[-1].size if heads else 0
+        try:
+            witnessed = [h for h in witness.heads() if h.size <= newest]
+            check_witness(heads, witnessed, witness.location)
+        except Failure as failure:
+            return _failed(failure.reason, failure.seq, report)
+        except LedgerIntegrityError as error:
+            return _failed(str(error), report=report)
+        report = replace(report, witness=witness.location, witnessed=len(witnessed))
     return report
 
 
@@ -254,37 +352,46 @@ VERIFY_GUIDE = """\
 # Verifying this audit ledger bundle
 
 This folder is an export of a records-governance audit ledger: {ENTRIES} entries,
-{CHECKPOINTS} signed checkpoints, head hash `{HEAD_HASH}`. The newest checkpoint is
-signed by key `{NEWEST_KEY_ID}`, whose SHA-256 fingerprint is
+{CHECKPOINTS} signed tree heads, head entry hash `{HEAD_HASH}`. The newest tree head
+covers {TREE_SIZE} entries with Merkle root `{ROOT}` and is signed by key
+`{NEWEST_KEY_ID}`, whose SHA-256 fingerprint is
 
     {FINGERPRINT}
 
 **Compare that fingerprint with the one the organisation published separately**
 (for example in its records management policy). A bundle can be internally
-consistent yet re-signed by someone else's key; only the fingerprint tells.
+consistent yet signed by someone else's key; only the fingerprint tells.
 
 ## With the governance tool
 
     governance audit verify --bundle . --expect-key-id <published fingerprint or key id>
 
-Exit code 0 means intact, 1 means altered (the first bad entry is named).
+Exit code 0 means intact, 1 means altered (one line names what). It checks every
+file listed in MANIFEST.json (and that no other file is here), every MANIFEST
+field, this file, every line, every signature. Add `--witness URL` to compare
+the tree heads with the organisation's witness.
+
+Not checked: `exported_at` beyond its format (the exporter's clock), and whether
+this is the newest export: a bundle only proves what was in the ledger up to its
+newest tree head. Keep that tree head (a line of checkpoints.jsonl) and run
+`governance audit verify --since HEAD.json` on your next visit.
 
 ## By hand (Python 3 with the `cryptography` package, nothing else)
 
-1. Files: `MANIFEST.json` lists the SHA-256 of every other file; `sha256sum` them.
-2. Canonical JSON: `json.dumps(value, sort_keys=True, separators=(",", ":"),
-   ensure_ascii=False)` encoded UTF-8. Values are only strings, integers,
-   booleans, null, arrays and objects. Every line in `entries.jsonl` and
-   `checkpoints.jsonl` is already canonical.
-3. Keys: each `public-keys/<key_id>.pem` is an Ed25519 key; `key_id` is the first 16
-   hex characters of SHA-256 over the raw 32-byte public key.
-4. Checkpoints: the signature (hex) is Ed25519 over the canonical JSON of
-   `{"entry_hash", "key_id", "seq", "signed_at"}` (the line minus `signature`).
-5. Entries, in order: `seq` is 1, 2, 3, ...; `prev_hash` is the previous entry's
+1. Canonical JSON: `json.dumps(value, sort_keys=True, separators=(",", ":"),
+   ensure_ascii=False)` encoded UTF-8. Every line here is already canonical.
+2. Keys: `public-keys/<key_id>.pem` are Ed25519 keys; `key_id` is the first 16 hex
+   characters of SHA-256 over the raw 32-byte public key.
+3. Entries, in order: `seq` is 1, 2, 3, ...; `prev_hash` is the previous entry's
    `entry_hash` (64 zeros for entry 1); `entry_hash` is
-   `sha256(prev_hash + "\\n" + canonical(entry without prev_hash and entry_hash))`
-   in lower-case hex; where a checkpoint has the same `seq`, its `entry_hash` must
-   equal the one you computed. No checkpoint may name a `seq` past the last entry.
+   `SHA-256(0x00 || prev_hash || "\\n" || canonical(entry without prev_hash and entry_hash))`
+   in lower-case hex: it is also the entry's RFC 9162 Merkle leaf hash.
+4. Tree heads (checkpoints.jsonl): the signature (hex) is Ed25519 over
+   canonical `{"format": "governance-ledger-tree-head/1", "head", "key_id", "keys",
+   "prev", "root", "signed_at", "size"}`; `root` is the RFC 9162 Merkle tree hash
+   of the first `size` entry hashes (node = SHA-256(0x01 || left || right), split
+   at the largest power of two below n); `head` the hash of entry `size`; `prev`
+   the SHA-256 of the previous line's canonical JSON (64 zeros for the first).
 
 Save this as `check.py` and run `python3 check.py <bundle folder>`:
 
@@ -293,43 +400,45 @@ import hashlib, json, pathlib, sys
 from cryptography.hazmat.primitives import serialization
 
 bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+canon = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+sha = lambda b: hashlib.sha256(b).digest()
 
-def canon(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def mth(leaves):
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return sha(b"\\x01" + mth(leaves[:k]) + mth(leaves[k:]))
 
 keys = {}
 for pem in sorted((bundle / "public-keys").glob("*.pem")):
     key = serialization.load_pem_public_key(pem.read_bytes())
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    fingerprint = hashlib.sha256(raw).hexdigest()
-    assert fingerprint[:16] == pem.stem, f"{pem.name}: key does not match its name"
+    assert hashlib.sha256(raw).hexdigest()[:16] == pem.stem, f"{pem.name}: key does not match its name"
     keys[pem.stem] = key
-    print("key", pem.stem, "fingerprint", fingerprint)
 
-sealed = {}
+leaves, prev = [], "0" * 64
+for seq, line in enumerate(open(bundle / "entries.jsonl", encoding="utf-8"), start=1):
+    entry = json.loads(line)
+    assert entry["seq"] == seq and entry["prev_hash"] == prev, f"entry {seq}: missing, moved or unlinked"
+    body = {k: v for k, v in entry.items() if k not in ("prev_hash", "entry_hash")}
+    digest = sha(b"\\x00" + prev.encode("ascii") + b"\\n" + canon(body))
+    assert digest.hex() == entry["entry_hash"], f"entry {seq}: altered"
+    leaves.append(digest)
+    prev = digest.hex()
+
+prev_head = "0" * 64
 for line in (bundle / "checkpoints.jsonl").read_text("utf-8").splitlines():
-    cp = json.loads(line)
-    signed = {name: cp[name] for name in ("entry_hash", "key_id", "seq", "signed_at")}
-    keys[cp["key_id"]].verify(bytes.fromhex(cp["signature"]), canon(signed))  # raises if forged
-    sealed[cp["seq"]] = cp["entry_hash"]
-
-prev, seq = "0" * 64, 0
-with open(bundle / "entries.jsonl", encoding="utf-8") as lines:
-    for line in lines:
-        entry = json.loads(line)
-        seq += 1
-        assert entry["seq"] == seq, f"entry {seq} missing or out of order"
-        assert entry["prev_hash"] == prev, f"entry {seq}: chain broken"
-        body = {name: value for name, value in entry.items() if name not in ("prev_hash", "entry_hash")}
-        digest = hashlib.sha256(prev.encode("ascii") + b"\\n" + canon(body)).hexdigest()
-        assert digest == entry["entry_hash"], f"entry {seq}: altered"
-        assert sealed.get(seq, digest) == digest, f"entry {seq}: does not match its signed checkpoint"
-        prev = digest
-assert all(s <= seq for s in sealed), f"entries after seq {seq} missing"
-print(f"OK: {seq} entries, {len(sealed)} checkpoints, head {prev}")
+    head = json.loads(line)
+    signed = {k: v for k, v in head.items() if k != "signature"}
+    signed["format"] = "governance-ledger-tree-head/1"
+    keys[head["key_id"]].verify(bytes.fromhex(head["signature"]), canon(signed))  # raises if forged
+    assert head["prev"] == prev_head, f"tree head {head['size']}: the one before it is missing"
+    assert mth(leaves[:head["size"]]).hex() == head["root"], f"tree head {head['size']}: entries altered"
+    assert leaves[head["size"] - 1].hex() == head["head"]
+    prev_head = hashlib.sha256(line.encode("utf-8")).hexdigest()
+print(f"OK: {len(leaves)} entries, head {prev}")
 ```
 
-Entries after the newest checkpoint are chained but not yet signed: anyone
-could have removed them. The export seals the head before writing, so normally
-there are none.
+(The script recomputes each root from scratch: fine for thousands of entries; the
+tool does it in one pass for millions.)
 """

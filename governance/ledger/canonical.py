@@ -8,12 +8,12 @@ bytes and anything else are refused, because their text differs across
 databases, drivers and languages; an auditor re-implementing the check must get
 byte-identical output. ``docs/ledger.md`` states the algorithm in full.
 
-An entry's hash is ``sha256(prev_hash + "\\n" + canonical(body))`` where ``body``
-is the entry without ``prev_hash`` and ``entry_hash``. :func:`entry_body_text`
-builds that canonical text by concatenation from already-canonical JSON texts
-(the stored ``record_ids``/``counts``/``details`` columns) so verification need
-not parse JSON; tests check it equals :func:`canonical` on random entries.
-Appending and verifying both hash through :func:`row_hash`.
+An entry's hash is ``sha256(0x00 || prev_hash || "\\n" || canonical(body))`` where
+``body`` is the entry without ``prev_hash`` and ``entry_hash``: the RFC 9162 leaf
+hash of ``prev_hash + "\\n" + canonical(body)``, so it both chains the entries and
+is their Merkle leaf (:func:`entry_hash`). :func:`entry_body_text` builds the
+canonical body by concatenation when an entry is appended; the ledger stores
+that text, and verification hashes the stored bytes without parsing them.
 """
 
 from __future__ import annotations
@@ -29,16 +29,17 @@ __all__ = [
     "GENESIS_HASH",
     "BODY_FIELDS",
     "ENTRY_FIELDS",
-    "CHECKPOINT_FIELDS",
+    "TREE_HEAD_FORMAT",
+    "TREE_HEAD_KEYS",
     "check_canonical",
     "canonical",
     "canonical_bytes",
     "canonical_unchecked",
     "entry_body_text",
-    "entry_text",
-    "hash_entry",
-    "row_hash",
-    "checkpoint_payload",
+    "entry_hash",
+    "entry_line",
+    "tree_head_payload",
+    "tree_head_hash",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -48,7 +49,8 @@ BODY_FIELDS = (
     "record_ids", "recorded_at", "rule", "seq", "store",
 )
 ENTRY_FIELDS = tuple(sorted(BODY_FIELDS + ("prev_hash", "entry_hash")))
-CHECKPOINT_FIELDS = ("entry_hash", "key_id", "seq", "signed_at")
+TREE_HEAD_FORMAT = "governance-ledger-tree-head/1"
+TREE_HEAD_KEYS = frozenset({"size", "root", "head", "prev", "keys", "signed_at", "key_id", "signature"})
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 # json's own C string encoder with ensure_ascii=False: the one json.dumps uses.
@@ -131,34 +133,40 @@ def entry_body_text(row: Sequence[Any]) -> str:
     )
 
 
-def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
-    """The entry hash of ``row`` (``ENTRY_COLUMNS`` order) chained after ``prev_hash``."""
-    return _sha256(f"{prev_hash}\n{entry_body_text(row)}".encode("utf-8")).hexdigest()
+def entry_hash(prev_hash: str, body_text: str) -> str:
+    """An entry's hash: the RFC 9162 leaf hash of ``prev_hash + "\\n" + body``, lower-case hex.
+
+    ``SHA-256(0x00 || prev_hash || "\\n" || canonical(body))``: the same value links
+    the chain (the next entry's ``prev_hash``) and is the entry's Merkle leaf hash,
+    so one SHA-256 per entry serves both structures.
+    """
+    return _sha256(f"\x00{prev_hash}\n{body_text}".encode("utf-8")).hexdigest()
 
 
-def entry_text(row: Sequence[Any]) -> str:
+def entry_line(body_text: str, prev_hash: str, hash_hex: str) -> str:
     """``canonical(full entry)``, ``prev_hash`` and ``entry_hash`` included: a bundle line.
 
-    ``row`` is in ``ENTRY_COLUMNS`` order with the JSON columns as canonical text.
+    Spliced into the canonical body rather than re-encoded: in sorted order
+    ``entry_hash`` goes just before the top-level ``entry_id`` and ``prev_hash``
+    just before ``reason``. Both are the *last* occurrences of those member
+    openings: nothing after them can hold an object, and inside strings a quote
+    is always escaped. Tests check this equals ``canonical()`` on random entries.
     """
-    (seq, entry_id, recorded_at, actor, action, reason, rule, store,
-     record_ids, counts, details, prev_hash, entry_hash) = row
-    return (
-        f'{{"action":{_enc(action)},"actor":{_enc(actor)},"counts":{counts},'
-        f'"details":{details},"entry_hash":{_enc(entry_hash)},"entry_id":{_enc(entry_id)},'
-        f'"prev_hash":{_enc(prev_hash)},"reason":{"null" if reason is None else _enc(reason)},'
-        f'"record_ids":{record_ids},"recorded_at":{_enc(recorded_at)},'
-        f'"rule":{"null" if rule is None else _enc(rule)},'
-        f'"seq":{seq},"store":{"null" if store is None else _enc(store)}}}'
-    )
+    at = body_text.rfind(',"entry_id":"')
+    text = f'{body_text[:at]},"entry_hash":"{hash_hex}"{body_text[at:]}'
+    at = text.rfind(',"reason":')
+    return f'{text[:at]},"prev_hash":"{prev_hash}"{text[at:]}'
 
 
-def hash_entry(prev_hash: str, body_text: str) -> str:
-    """``sha256(prev_hash + "\\n" + body_text)`` over UTF-8, as lower-case hex."""
-    return hashlib.sha256(f"{prev_hash}\n{body_text}".encode("utf-8")).hexdigest()
+def tree_head_payload(size: int, root: str, head: str, prev: str, keys: Sequence[str],
+                      signed_at: str, key_id: str) -> bytes:
+    """The exact bytes a tree head's Ed25519 signature covers."""
+    return canonical_bytes({
+        "format": TREE_HEAD_FORMAT, "head": head, "key_id": key_id, "keys": list(keys),
+        "prev": prev, "root": root, "signed_at": signed_at, "size": size,
+    })
 
 
-def checkpoint_payload(seq: int, entry_hash: str, signed_at: str, key_id: str) -> bytes:
-    """The exact bytes a checkpoint's Ed25519 signature covers."""
-    fields: Mapping[str, Any] = {"entry_hash": entry_hash, "key_id": key_id, "seq": seq, "signed_at": signed_at}
-    return canonical_bytes(dict(fields))
+def tree_head_hash(signed: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical signed tree head, signature included: what ``prev`` names."""
+    return _sha256(canonical_bytes(dict(signed))).hexdigest()

@@ -1,21 +1,32 @@
-"""The append-only, hash-chained, signed audit ledger.
+"""The append-only, hash-chained, Merkle-tree audit ledger with signed, witnessed tree heads.
 
 Every governance action (a record destroyed, an access request answered, an
 extract released) appends one entry naming who, what, why, under which rule,
-in which store and which record identifiers, with counts. Entries form a hash
-chain; every ``checkpoint_every`` entries, and whenever a job calls
-:meth:`Ledger.checkpoint`, the head is signed with the ledger's Ed25519 key.
+in which store and which record identifiers, with counts. Each entry's hash
+chains it to the one before and is its leaf in an RFC 9162 Merkle tree; every
+``checkpoint_every`` entries, and whenever a job calls :meth:`Ledger.checkpoint`,
+the ledger signs a tree head (size, root, head entry, previous head, key set)
+with its Ed25519 key, but only after re-checking every entry since the last
+trusted head (:mod:`governance.ledger.sealing`), and then copies the head to a
+witness outside the database (:mod:`governance.ledger.witness`).
 
 Appends serialise so the chain never forks: on PostgreSQL with a
 transaction-level advisory lock, elsewhere by updating the single
 ``ledger_lock`` row (which on SQLite takes the database write lock before the
 head is read). Appends can run inside a caller's transaction (``connection=``)
 so that, when a case store and the ledger share a database, destroying a chunk
-of records and recording it commit or roll back together.
+of records and recording it commit or roll back together; tree heads signed
+inside a caller's transaction reach the witness at the next own checkpoint.
+
+``Ledger.open(..., read_only=True)`` never writes: SQLite is opened ``mode=ro``
+(``immutable`` for a read-only file whose WAL cannot be opened), PostgreSQL
+transactions are ``READ ONLY``; that is how ``audit verify`` runs.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,14 +35,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 import sqlalchemy as sa
 
 from governance.db import ALEMBIC_RUN_LOCK, make_engine, safe_url, same_database
-from governance.errors import GovernanceError, LedgerError
-from governance.keys import KeyStore
-from governance.ledger.canonical import GENESIS_HASH, checkpoint_payload, row_hash
+from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
+from governance.ledger.canonical import GENESIS_HASH, entry_body_text, entry_hash
 from governance.ledger.schema import (
-    ENTRY_COLUMNS, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
-    keys_table, lock_table, prepare_event, upgrade, utc_stamp,
+    CHECKPOINT_COLUMNS, HEAD_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
+    lock_table, prepare_event, upgrade, utc_stamp,
 )
-from governance.ledger.verify import VerifyReport, verify_rows
+from governance.ledger.sealing import newest_head, registered_keys, seal, signing_key_id
+from governance.ledger.signing import LedgerSigner, signer_for
+from governance.ledger.verify import VerifyReport, verify_entries
+from governance.ledger.witness import WITNESS_ENV, Witness, open_witness
 
 if TYPE_CHECKING:
     from governance.ledger.bundle import ExportReport
@@ -42,8 +55,13 @@ __all__ = ["Ledger", "utc_stamp"]
 _APPEND_LOCK = 0x6C6564676572
 _MIGRATE_LOCK = _APPEND_LOCK + 1
 _WRITE = "governance_ledger_write"
-_ENTRY_COLS = [entries_table.c[name] for name in ENTRY_COLUMNS]
-_VALUE_COLUMNS = ENTRY_COLUMNS[1:11]  # what prepare_event returns, in row order
+_READ_ONLY = "governance_ledger_read_only"
+_DEFAULT = object()
+_log = logging.getLogger(__name__)
+# Built once: statement construction, not execution, dominated a single append.
+_LOCK_ROW = lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1)
+_HEAD = sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
+_INSERT = entries_table.insert()
 
 
 def _sqlite_transactions(engine: sa.Engine) -> None:
@@ -65,32 +83,58 @@ def _sqlite_transactions(engine: sa.Engine) -> None:
 class Ledger:
     """An audit ledger in one database. Build with :meth:`open`."""
 
-    def __init__(self, engine: sa.Engine, keys: KeyStore | None, checkpoint_every: int) -> None:
+    def __init__(self, engine: sa.Engine, keys: Any, checkpoint_every: int, *,
+                 witness: Witness | None = None, read_only: bool = False) -> None:
         if checkpoint_every < 1:
             raise LedgerError("checkpoint_every must be at least 1")
         self.engine = engine
-        self.keys = keys
+        self.signer: LedgerSigner | None = signer_for(keys)
         self.checkpoint_every = checkpoint_every
+        self.witness = witness
+        self.read_only = read_only
         self._is_pg = engine.dialect.name == "postgresql"
+        self.name = safe_url(str(engine.url))
+        self._checked_key: str | None = None
 
     @classmethod
-    def open(cls, url: str, keys: KeyStore | None, *, checkpoint_every: int = 1000, create: bool = True) -> "Ledger":
+    def open(cls, url: str, keys: Any, *, checkpoint_every: int = 1000, create: bool = True,
+             read_only: bool = False, witness: Any = _DEFAULT) -> "Ledger":
         """Connect and bring the schema to head (idempotent, serialised between openers).
 
-        ``keys`` may be None for read-only use (verify, export without sealing,
-        log). With ``create=False`` a missing ledger is an error instead of
-        being created: for auditors pointing at an existing database.
+        ``keys`` is the keys folder (a ``KeyStore``, a :class:`LedgerSigner` or a
+        path) or None for read-only use. ``witness`` is a :class:`Witness`, a URL
+        (:func:`~governance.ledger.witness.open_witness`) or None for none; by
+        default ``$GOVERNANCE_LEDGER_WITNESS_URL``, else the file beside the keys.
+        With ``create=False`` a missing ledger is an error; ``read_only=True``
+        implies it and never writes (no migration either).
         """
-        engine = make_engine(url, create_folder=create)  # malformed URL -> ConfigError
+        signer = signer_for(keys)
+        if witness is _DEFAULT:
+            witness = os.environ.get(WITNESS_ENV)
+            witness = open_witness(witness, signer.keys_dir if signer else None)
+        elif isinstance(witness, str):
+            witness = open_witness(witness, signer.keys_dir if signer else None)
+        create = create and not read_only
+        engine = _read_only_engine(url) if read_only else make_engine(url, create_folder=create)
         if not create and engine.dialect.name == "sqlite":
-            database = engine.url.database
-            if not database or database == ":memory:" or not Path(database).is_file():
+            database = engine.url.database or ""
+            path = database.removeprefix("file:").split("?")[0]
+            if not path or path == ":memory:" or not Path(path).is_file():
                 engine.dispose()
                 raise LedgerError(f"no ledger database at {safe_url(url)}")
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and not read_only:
             _sqlite_transactions(engine)
-        ledger = cls(engine, keys, checkpoint_every)
+        ledger = cls(engine, signer, checkpoint_every, witness=witness, read_only=read_only)
         try:
+            if read_only:
+                with ledger._errors("open"), ledger._transaction() as conn:
+                    if not sa.inspect(conn).has_table(VERSION_TABLE):
+                        raise LedgerError(f"no ledger tables in {safe_url(url)}")
+                    version = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+                    if version != [HEAD_REVISION]:
+                        raise LedgerError(f"ledger at {safe_url(url)} is at schema {version or '-'}, not "
+                                          f"{HEAD_REVISION}: open it once with write access to upgrade")
+                return ledger
             # The process-wide Alembic lock first, then the database's (governance.db.ALEMBIC_RUN_LOCK).
             with ALEMBIC_RUN_LOCK, ledger._errors("open"), ledger._transaction(write=True) as conn:
                 if ledger._is_pg:
@@ -124,24 +168,28 @@ class Ledger:
             raise
         except sa.exc.IntegrityError:
             raise LedgerError(f"ledger {what} conflicted with a concurrent writer; retry") from None
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InterfaceError) as exc:
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InterfaceError,
+                sa.exc.InternalError) as exc:
             detail = str(getattr(exc, "orig", exc)).strip().splitlines()[:1]
             raise LedgerError(
-                f"ledger database {safe_url(str(self.engine.url))} failed during {what}: "
+                f"ledger database {self.name} failed during {what}: "
                 f"{type(getattr(exc, 'orig', exc)).__name__}{': ' + detail[0][:200] if detail else ''}"
             ) from None
         except sa.exc.SQLAlchemyError as exc:
-            raise LedgerError(f"ledger database {safe_url(str(self.engine.url))} failed during {what}: "
-                              f"{type(exc).__name__}") from None
+            raise LedgerError(f"ledger database {self.name} failed during {what}: {type(exc).__name__}") from None
 
     @contextmanager
     def _transaction(self, *, write: bool = False, snapshot: bool = False) -> Iterator[sa.Connection]:
+        if write and self.read_only:
+            raise LedgerError("this ledger was opened read-only")
         with self.engine.connect() as conn:
             if write:
                 conn.execution_options(**{_WRITE: True})
             if snapshot and self._is_pg:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
+                if self.read_only and self._is_pg:
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 yield conn
 
     def _use(self, connection: sa.Connection | None, what: str) -> Any:
@@ -161,20 +209,35 @@ class Ledger:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
         else:
-            conn.execute(lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1))
+            conn.execute(_LOCK_ROW)
 
     @staticmethod
     def _head_row(conn: sa.Connection) -> tuple[int, str]:
-        row = conn.execute(
-            sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
-        ).first()
+        row = conn.execute(_HEAD).first()
         return (0, GENESIS_HASH) if row is None else (int(row[0]), row[1])
 
-    def _require_keys(self) -> KeyStore:
-        if self.keys is None:
+    def _require_signer(self) -> LedgerSigner:
+        if self.signer is None or self.read_only:
             raise LedgerError("this ledger was opened without keys; appending and sealing need the signing key")
-        self.keys.signing_key()  # fail before writing, not at the next checkpoint (cached after the first call)
-        return self.keys
+        if self.signer.exists():
+            self.signer.private_key()  # an unusable key file fails before anything is written
+        return self.signer
+
+    def _publish(self, witness_size: int) -> None:
+        """Copy every tree head newer than the witness's newest to the witness (after commit)."""
+        if self.witness is None:
+            return
+        try:
+            with self._errors("witness"), self._transaction() as conn:
+                rows = conn.execute(sa.select(*[checkpoints_table.c[n] for n in CHECKPOINT_COLUMNS])
+                                    .where(checkpoints_table.c.size > witness_size).order_by(checkpoints_table.c.size))
+                heads = [Checkpoint.from_row(row) for row in rows]
+            self.witness.publish(heads)
+        except GovernanceError as error:
+            # The entries are committed; failing the caller now would only invite a duplicate
+            # retry. The next checkpoint() catches the witness up (and sealing checks it first).
+            _log.warning("ledger witness %s not updated (%s); it catches up at the next checkpoint",
+                         self.witness.location, error)
 
     # -- writing ---------------------------------------------------------------
 
@@ -184,116 +247,178 @@ class Ledger:
         details: Mapping[str, object] | None = None, as_of: datetime | None = None,
         connection: sa.Connection | None = None,
     ) -> LedgerEntry:
-        """Append one entry (and a checkpoint if it reaches a multiple of checkpoint_every)."""
+        """Append one entry (and a tree head if it reaches a multiple of checkpoint_every)."""
         event = dict(actor=actor, action=action, reason=reason, rule=rule, store=store,
                      record_ids=record_ids, counts=counts, details=details, as_of=as_of)
         return self.append_many([event], connection=connection)[0]
 
     def append_many(self, items: Iterable[Mapping[str, Any]], *, connection: sa.Connection | None = None) -> list[LedgerEntry]:
         """Append several entries in one transaction; each item has :meth:`append`'s keywords."""
-        self._require_keys()
+        signer = self._require_signer()
         prepared = [prepare_event(item) for item in items]  # validate before locking
         if not prepared:
             return []
+        sealed = None
         with self._errors("append"), self._use(connection, "append") as conn:
             self._lock(conn)
             seq, prev = self._head_row(conn)
+            # The key rule is checked on the first append (and registers a new ledger's key)
+            # and at every seal; entries are not signed until sealed.
+            key_id = self._checked_key
+            if key_id is None or seq == 0 or not signer.exists() \
+                    or to_be_sealed(seq, len(prepared), self.checkpoint_every):
+                key_id = self._checked_key = signing_key_id(conn, signer, seq, self.witness, self.name)
             rows: list[dict[str, Any]] = []
-            to_seal: list[tuple[int, str]] = []
+            prevs: list[str] = []
+            fresh: list[tuple[int, str, str]] = []
+            to_seal: list[int] = []
             every = self.checkpoint_every
             for values, _ in prepared:
                 seq += 1
-                entry_hash = row_hash(prev, (seq, *values))
-                rows.append({**dict(zip(_VALUE_COLUMNS, values)), "seq": seq, "prev_hash": prev, "entry_hash": entry_hash})
-                prev = entry_hash
+                body = entry_body_text((seq, *values))
+                digest = entry_hash(prev, body)
+                rows.append({"seq": seq, "body": body, "entry_hash": digest})
+                prevs.append(prev)
+                fresh.append((seq, body, digest))
+                prev = digest
                 if seq % every == 0:
-                    to_seal.append((seq, entry_hash))
-            conn.execute(entries_table.insert(), rows)
+                    to_seal.append(seq)
+            conn.execute(_INSERT, rows)
             if to_seal:
-                self._insert_checkpoints(conn, [self._sign(s, h) for s, h in to_seal])
-        return [
-            LedgerEntry(row["seq"], *values[:7], *objects, row["prev_hash"], row["entry_hash"])
-            for row, (values, objects) in zip(rows, prepared)
-        ]
+                sealed = seal(conn, signer, key_id, to_seal, fresh, self.witness)
+        if sealed is not None and connection is None:
+            self._publish(sealed.witness_size)
+        return [LedgerEntry(row["seq"], *values[:7], *objects, prev_hash, row["entry_hash"])
+                for row, prev_hash, (values, objects) in zip(rows, prevs, prepared)]
 
     def checkpoint(self, connection: sa.Connection | None = None) -> Checkpoint | None:
-        """Sign the current head; None if the ledger is empty or the head is already sealed."""
-        self._require_keys()
+        """Sign a tree head over every entry, after checking the chain since the last trusted head.
+
+        None if the ledger is empty or already sealed to its head (the witness is
+        still brought up to date). Refuses with one line naming the first bad entry.
+        """
+        signer = self._require_signer()
         with self._errors("checkpoint"), self._use(connection, "checkpoint") as conn:
             self._lock(conn)
-            seq, head_hash = self._head_row(conn)
-            if seq == 0 or conn.execute(
-                sa.select(checkpoints_table.c.seq).where(checkpoints_table.c.seq == seq)
-            ).first():
-                return None
-            checkpoint = self._sign(seq, head_hash)
-            self._insert_checkpoints(conn, [checkpoint])
-            return checkpoint
+            seq, _ = self._head_row(conn)
+            newest = newest_head(conn)
+            witness_size = 0
+            if newest is not None and newest.size > seq:
+                raise LedgerIntegrityError(f"not sealing: entries after seq {seq} are missing "
+                                           f"(tree head at size {newest.size})", seq + 1)
+            if seq == 0 or (newest is not None and newest.size >= seq):
+                made = None
+                if self.witness is not None:
+                    witnessed = self.witness.newest()
+                    witness_size = witnessed.size if witnessed is not None else 0
+                    _check_not_behind(newest, witnessed, self.witness.location)
+            else:
+                key_id = signing_key_id(conn, signer, seq, self.witness, self.name)
+                sealed = seal(conn, signer, key_id, [seq], [], self.witness)
+                made, witness_size = sealed.heads[-1], sealed.witness_size
+        if connection is None:
+            self._publish(witness_size)
+        return made
 
-    def _sign(self, seq: int, entry_hash: str) -> Checkpoint:
-        keys = self._require_keys()
-        signed_at, key_id = utc_stamp(), keys.key_id()
-        signature = keys.signing_key().sign(checkpoint_payload(seq, entry_hash, signed_at, key_id)).hex()
-        return Checkpoint(seq, entry_hash, signed_at, key_id, signature)
+    # -- keys ------------------------------------------------------------------
 
-    def _insert_checkpoints(self, conn: sa.Connection, checkpoints: list[Checkpoint]) -> None:
-        keys = self._require_keys()
-        key_id = keys.key_id()
-        # Register the public key alongside the first checkpoint it signs, so
-        # verification works after the signing key is rotated.
-        if conn.execute(sa.select(keys_table.c.key_id).where(keys_table.c.key_id == key_id)).first() is None:
-            conn.execute(keys_table.insert().values(
-                key_id=key_id, public_key_pem=keys.public_key_pem().decode("ascii"), created_at=utc_stamp()))
-        conn.execute(checkpoints_table.insert(), [cp.to_dict() for cp in checkpoints])
+    def init_key(self) -> str:
+        """``keys init``: the key id this ledger signs with, minting and registering one only
+        for a brand-new ledger; for an existing ledger, its key must already be here."""
+        signer = self._require_signer()
+        with self._errors("keys init"), self._transaction(write=True) as conn:
+            self._lock(conn)
+            seq, _ = self._head_row(conn)
+            return signing_key_id(conn, signer, seq, self.witness, self.name)
+
+    def rotate_key(self, *, actor: str, reason: str | None = None, as_of: datetime | None = None) -> tuple[str, str]:
+        """``keys rotate``: record the rotation, register the new key, seal with the old one, switch.
+
+        The entry ``ledger.key.rotated`` and a tree head listing the new key,
+        signed by the old key, commit together; then the files switch, and an
+        entry ``ledger.key.activated`` gets the new key's first tree head, so the
+        newest head is signed by the new key. Returns (old key id, new key id).
+        """
+        from governance.ledger.sealing import register_key  # noqa: PLC0415
+        from governance.ledger.signing import key_id_of, public_pem  # noqa: PLC0415
+
+        signer = self._require_signer()
+        new_key = signer.prepare_next()
+        new_id = key_id_of(new_key.public_key())
+        with self._errors("keys rotate"), self._transaction(write=True) as conn:
+            self._lock(conn)
+            seq, prev = self._head_row(conn)
+            if seq == 0:
+                raise LedgerError("the ledger is empty: there is no key to rotate yet (governance keys init)")
+            old_id = signing_key_id(conn, signer, seq, self.witness, self.name)
+            values, _ = prepare_event({"actor": actor, "action": "ledger.key.rotated", "reason": reason,
+                                       "details": {"old_key_id": old_id, "new_key_id": new_id,
+                                                   "new_fingerprint": fingerprint_of(new_key)}, "as_of": as_of})
+            body = entry_body_text((seq + 1, *values))
+            digest = entry_hash(prev, body)
+            conn.execute(entries_table.insert(), [{"seq": seq + 1, "body": body, "entry_hash": digest}])
+            register_key(conn, public_pem(new_key.public_key()))
+            sealed = seal(conn, signer, old_id, [seq + 1], [(seq + 1, body, digest)], self.witness)
+        self._publish(sealed.witness_size)
+        signer.promote_next()
+        # The new key's first tree head, at once: auditors switch to the new fingerprint now.
+        self._checked_key = None
+        self.append(actor=actor, action="ledger.key.activated", details={"key_id": new_id}, as_of=as_of)
+        self.checkpoint()
+        return old_id, new_id
 
     # -- reading ---------------------------------------------------------------
 
     def head(self) -> LedgerEntry | None:
         """The newest entry, or None when the ledger is empty."""
         with self._errors("head"), self._transaction() as conn:
-            row = conn.execute(sa.select(*_ENTRY_COLS).order_by(entries_table.c.seq.desc()).limit(1)).first()
-        return None if row is None else LedgerEntry.from_row(row)
+            seq, _ = self._head_row(conn)
+        return next(self.entries(seq), None) if seq else None
 
     def entries(self, start: int = 1, stop: int | None = None) -> Iterator[LedgerEntry]:
         """Entries with ``start <= seq < stop`` in seq order, streamed from the database."""
-        query = sa.select(*_ENTRY_COLS).where(entries_table.c.seq >= start).order_by(entries_table.c.seq)
+        cols = (entries_table.c.seq, entries_table.c.body, entries_table.c.entry_hash)
+        query = sa.select(*cols).where(entries_table.c.seq >= max(1, start)).order_by(entries_table.c.seq)
         if stop is not None:
             query = query.where(entries_table.c.seq < stop)
         with self._errors("read"), self._transaction() as conn:
-            for row in conn.execution_options(yield_per=2000).execute(query):
-                yield LedgerEntry.from_row(row)
+            prev = GENESIS_HASH
+            if start > 1:
+                prev = conn.execute(sa.select(entries_table.c.entry_hash)
+                                    .where(entries_table.c.seq == start - 1)).scalar() or GENESIS_HASH
+            for _seq, body, digest in conn.execution_options(yield_per=2000).execute(query):
+                yield LedgerEntry.from_body(body, prev, digest)
+                prev = digest
 
     def checkpoints(self, conn: sa.Connection | None = None) -> list[Checkpoint]:
-        """Every checkpoint, in seq order."""
+        """Every signed tree head, by size."""
         if conn is None:
             with self._errors("read"), self._transaction() as own:
                 return self.checkpoints(own)
-        query = sa.select(*[checkpoints_table.c[n] for n in ("seq", "entry_hash", "signed_at", "key_id", "signature")])
-        return [Checkpoint(*row) for row in conn.execute(query.order_by(checkpoints_table.c.seq))]
+        query = sa.select(*[checkpoints_table.c[n] for n in CHECKPOINT_COLUMNS]).order_by(checkpoints_table.c.size)
+        return [Checkpoint.from_row(row) for row in conn.execute(query)]
 
     @staticmethod
-    def public_keys(conn: sa.Connection) -> dict[str, bytes]:
-        """Registered public keys: key_id -> PEM bytes."""
-        rows = conn.execute(sa.select(keys_table.c.key_id, keys_table.c.public_key_pem))
-        return {key_id: pem.encode("ascii") for key_id, pem in rows}
+    def public_keys(conn: sa.Connection) -> list[tuple[str, bytes]]:
+        """Registered public keys, (key_id, PEM bytes), in registration order."""
+        return registered_keys(conn)
 
-    def rows(self, conn: sa.Connection) -> Iterator[Any]:
-        """Raw entry rows (``ENTRY_COLUMNS`` order, JSON as text) in seq order: the verify fast path.
+    def rows(self, conn: sa.Connection) -> Iterator[tuple[int, bytes, bytes]]:
+        """``(seq, body, entry_hash)``, text as UTF-8/ASCII bytes, in seq order: the verify fast path.
 
-        On SQLite the driver cursor is read directly (same transaction), which
-        saves a tenth of the time of a million-row pass; elsewhere a streamed
-        Core select (server-side cursor) keeps memory flat.
+        On SQLite the driver cursor is read directly (same transaction); on
+        PostgreSQL a server-side cursor keeps memory flat. Bytes come from the
+        database (CAST/convert_to), so nothing is decoded and re-encoded.
         """
-        query = sa.select(*_ENTRY_COLS).order_by(entries_table.c.seq)
         if conn.dialect.name == "sqlite":
             cursor = conn.connection.driver_connection.cursor()
             try:
-                cursor.execute(str(query.compile(dialect=conn.dialect)))
-                while batch := cursor.fetchmany(5000):
-                    yield from batch
+                cursor.execute("SELECT seq, CAST(body AS BLOB), CAST(entry_hash AS BLOB) FROM ledger_entries ORDER BY seq")
+                yield from cursor
             finally:
                 cursor.close()
             return
+        query = sa.text("SELECT seq, convert_to(body, 'UTF8'), convert_to(entry_hash, 'UTF8') FROM ledger_entries ORDER BY seq")
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
         for partition in result.partitions():
             yield from partition
@@ -304,19 +429,82 @@ class Ledger:
         with self._errors("read"), self._transaction(snapshot=True) as conn:
             yield conn
 
-    def verify(self, *, expect_key_id: str | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Recompute the chain and check every checkpoint (see :mod:`governance.ledger.verify`)."""
+    def verify(self, *, expect_key_id: str | None = None, since: Checkpoint | None = None,
+               progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Verify entries, tree heads, keys and the witness (see :mod:`governance.ledger.verify`).
+
+        ``since`` is a tree head an auditor saved earlier: it must be one this
+        ledger signed, and a consistency proof from it to today's newest head is
+        built from the stored tree and checked (the report's ``since``).
+        """
+        from governance.ledger.checks import check_seq_and_schema, check_since  # noqa: PLC0415
+
+        try:
+            witnessed = self.witness.heads() if self.witness is not None else None
+        except LedgerIntegrityError as error:
+            return VerifyReport(ok=False, entries=0, checkpoints=0, head_hash=None, reason=str(error),
+                                witness=self.witness.location if self.witness is not None else None)
         with self.snapshot() as conn:
-            return verify_rows(self.rows(conn), self.checkpoints(conn), self.public_keys(conn),
-                               expect_key_id=expect_key_id, progress=progress)
+            problem = check_seq_and_schema(conn)
+            heads = self.checkpoints(conn)
+            if problem is not None:
+                return VerifyReport(ok=False, entries=0, checkpoints=len(heads), head_hash=None,
+                                    first_bad_seq=problem[0], reason=problem[1])
+            report, roots = verify_entries(
+                self.rows(conn), heads, self.public_keys(conn), witnessed=witnessed,
+                witness_location=self.witness.location if self.witness is not None else None,
+                expect_key_id=expect_key_id, progress=progress,
+                extra_sizes=[since.size] if since is not None and type(since.size) is int and since.size > 0 else [])
+            if report.ok and since is not None:
+                report = check_since(self, conn, report, heads, since, roots)
+        return report
 
     def export(self, directory: Path, *, seal: bool = True) -> "ExportReport":
         """Write an offline bundle (see :mod:`governance.ledger.bundle`); seals the head first if ``seal`` and keys."""
         from governance.ledger.bundle import export_bundle
 
-        if seal and self.keys is not None:
+        if seal and self.signer is not None and not self.read_only:
             self.checkpoint()
         return export_bundle(self, Path(directory))
+
+
+def _check_not_behind(newest: Checkpoint | None, witnessed: Checkpoint | None, location: str) -> None:
+    """An already-sealed ledger must still be where the witness last saw it (else it was cut back)."""
+    size = newest.size if newest is not None else 0
+    if witnessed is not None and (witnessed.size > size or (
+            witnessed.size == size and newest is not None and witnessed.signed() != newest.signed())):
+        raise LedgerIntegrityError(f"not sealing: witness {location} holds a tree head at size {witnessed.size} but "
+                                   f"the newest in the ledger is at size {size} (entries and tree heads deleted)",
+                                   size + 1)
+
+
+def to_be_sealed(head_seq: int, count: int, every: int) -> bool:
+    """Whether appending ``count`` entries after ``head_seq`` crosses a multiple of ``every``."""
+    return (head_seq + count) // every > head_seq // every
+
+
+def fingerprint_of(private_key: Any) -> str:
+    from governance.ledger.signing import fingerprint  # noqa: PLC0415
+
+    return fingerprint(private_key.public_key())
+
+
+def _read_only_engine(url: str) -> sa.Engine:
+    """An engine that cannot write: SQLite ``mode=ro`` (``immutable=1`` if the file's
+    WAL cannot be opened read-only), PostgreSQL ``READ ONLY`` transactions."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return make_engine(url, create_folder=False)
+    path = Path(parsed.database or "").resolve()
+    for flags in ("mode=ro", "immutable=1"):
+        engine = sa.create_engine(f"sqlite:///file:{path}?{flags}&uri=true", connect_args={"timeout": 30})
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+            return engine
+        except sa.exc.OperationalError:
+            engine.dispose()
+    return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
 
 
 class _Borrowed:

@@ -24,14 +24,19 @@ import sqlalchemy as sa
 
 from governance.db import at_revision, upgrade_to_head
 from governance.errors import LedgerError
-from governance.ledger.canonical import CHECKPOINT_FIELDS, canonical_unchecked, check_canonical, checkpoint_payload
+from governance.ledger.canonical import (
+    TREE_HEAD_KEYS, canonical_unchecked, check_canonical, tree_head_hash, tree_head_payload,
+)
 
 __all__ = [
     "metadata",
     "entries_table",
     "checkpoints_table",
     "keys_table",
+    "nodes_table",
     "lock_table",
+    "DERIVED_COLUMNS",
+    "CHECKPOINT_COLUMNS",
     "VERSION_TABLE",
     "HEAD_REVISION",
     "ENTRY_COLUMNS",
@@ -44,7 +49,7 @@ __all__ = [
 ]
 
 VERSION_TABLE = "ledger_alembic_version"
-HEAD_REVISION = "0001_ledger"
+HEAD_REVISION = "0002_sealed_tree"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # INTEGER PRIMARY KEY on SQLite makes seq the rowid: seq order is table order.
@@ -52,40 +57,62 @@ SEQ_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 metadata = sa.MetaData()
 
+
+def _derived(name: str, kind: Any) -> sa.Column:
+    # GENERATED from body by the migration (dialect-specific expression); the
+    # Computed marker keeps these columns out of every INSERT.
+    return sa.Column(name, kind, sa.Computed(f"body -> {name}"))
+
+
 entries_table = sa.Table(
     "ledger_entries",
     metadata,
     sa.Column("seq", SEQ_TYPE, primary_key=True, autoincrement=False),
-    sa.Column("entry_id", sa.String(36), nullable=False),
-    sa.Column("recorded_at", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("action", sa.String(128), nullable=False),
-    sa.Column("reason", sa.Text(), nullable=True),
-    sa.Column("rule", sa.String(128), nullable=True),
-    sa.Column("store", sa.String(64), nullable=True),
-    sa.Column("record_ids", sa.Text(), nullable=False),
-    sa.Column("counts", sa.Text(), nullable=False),
-    sa.Column("details", sa.Text(), nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
     sa.Column("entry_hash", sa.String(64), nullable=False),
+    _derived("entry_id", sa.String(36)),
+    _derived("recorded_at", sa.String(32)),
+    _derived("actor", sa.String(128)),
+    _derived("action", sa.String(128)),
+    _derived("reason", sa.Text()),
+    _derived("rule", sa.String(128)),
+    _derived("store", sa.String(64)),
+    _derived("record_ids", sa.Text()),
+    _derived("counts", sa.Text()),
+    _derived("details", sa.Text()),
 )
+DERIVED_COLUMNS = ("entry_id", "recorded_at", "actor", "action", "reason", "rule", "store",
+                   "record_ids", "counts", "details")
 
 checkpoints_table = sa.Table(
     "ledger_checkpoints",
     metadata,
-    sa.Column("seq", SEQ_TYPE, primary_key=True, autoincrement=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Column("size", SEQ_TYPE, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("head", sa.String(64), nullable=False),
+    sa.Column("prev", sa.String(64), nullable=False),
+    sa.Column("keys", sa.Text(), nullable=False),
     sa.Column("signed_at", sa.String(32), nullable=False),
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),
+    sa.Column("frontier", sa.Text(), nullable=False),
 )
 
 keys_table = sa.Table(
     "ledger_keys",
     metadata,
     sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False, unique=True),
     sa.Column("public_key_pem", sa.Text(), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+nodes_table = sa.Table(
+    "ledger_nodes",
+    metadata,
+    sa.Column("level", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
 
 # One row; appenders on SQLite update it first to take the write lock before
@@ -97,7 +124,7 @@ lock_table = sa.Table(
     sa.Column("counter", sa.BigInteger(), nullable=False),
 )
 
-# Column order of every entry row the verifier consumes (DB rows and bundle lines).
+# Column order of entry values as prepare_event returns them and entry_body_text reads them.
 ENTRY_COLUMNS = (
     "seq", "entry_id", "recorded_at", "actor", "action", "reason", "rule", "store",
     "record_ids", "counts", "details", "prev_hash", "entry_hash",
@@ -106,7 +133,7 @@ ENTRY_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One ledger entry as stored: identifiers and counts, never record content."""
+    """One ledger entry: identifiers and counts, never record content."""
 
     seq: int
     entry_id: str
@@ -123,13 +150,13 @@ class LedgerEntry:
     entry_hash: str
 
     @classmethod
-    def from_row(cls, row: Any) -> "LedgerEntry":
-        """From a row in ``ENTRY_COLUMNS`` order (JSON columns still text)."""
-        (seq, entry_id, recorded_at, actor, action, reason, rule, store,
-         record_ids, counts, details, prev_hash, entry_hash) = row
+    def from_body(cls, body: str, prev_hash: str, entry_hash: str) -> "LedgerEntry":
+        """From the stored canonical body text and the chain hashes."""
+        data = json.loads(body)
         return cls(
-            seq, entry_id, recorded_at, actor, action, reason, rule, store,
-            tuple(json.loads(record_ids)), json.loads(counts), json.loads(details), prev_hash, entry_hash,
+            data["seq"], data["entry_id"], data["recorded_at"], data["actor"], data["action"], data["reason"],
+            data["rule"], data["store"], tuple(data["record_ids"]), data["counts"], data["details"],
+            prev_hash, entry_hash,
         )
 
     def body(self) -> dict[str, Any]:
@@ -148,20 +175,68 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A signature by the ledger key over (seq, entry_hash, signed_at, key_id)."""
+    """A signed tree head: the ledger key's signature over the tree of the first ``size`` entries.
 
-    seq: int
-    entry_hash: str
+    ``head`` is the entry hash of entry ``size``, ``prev`` the hash of the previous
+    tree head (:func:`~governance.ledger.canonical.tree_head_hash`; 64 zeros for the
+    first) and ``keys`` the ids of every registered signing key in registration
+    order, so removing a tree head or a key breaks what a later head signed.
+    ``frontier`` is not signed: it is checked against ``root`` before use.
+    """
+
+    size: int
+    root: str
+    head: str
+    prev: str
+    keys: tuple[str, ...]
     signed_at: str
     key_id: str
     signature: str
+    frontier: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def seq(self) -> int:
+        return self.size
 
     def payload(self) -> bytes:
-        """The signed bytes: canonical JSON of the four fields."""
-        return checkpoint_payload(self.seq, self.entry_hash, self.signed_at, self.key_id)
+        """The signed bytes: canonical JSON of every field but signature and frontier."""
+        return tree_head_payload(self.size, self.root, self.head, self.prev, self.keys, self.signed_at, self.key_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CHECKPOINT_FIELDS + ("signature",)}
+    def signed(self) -> dict[str, Any]:
+        """The tree head as published (witness, bundle, receipt): signed fields and the signature."""
+        return {"size": self.size, "root": self.root, "head": self.head, "prev": self.prev,
+                "keys": list(self.keys), "signed_at": self.signed_at, "key_id": self.key_id,
+                "signature": self.signature}
+
+    def hash(self) -> str:
+        """What the next tree head's ``prev`` names."""
+        return tree_head_hash(self.signed())
+
+    @classmethod
+    def from_signed(cls, data: Mapping[str, Any], frontier: Iterable[str] = ()) -> "Checkpoint":
+        if type(data) is not dict or set(data) != TREE_HEAD_KEYS:
+            raise LedgerError("not a signed tree head")
+        keys = data["keys"]
+        if type(keys) is not list or not all(type(k) is str for k in keys):
+            raise LedgerError("not a signed tree head")
+        if type(data["size"]) is not int or not all(
+                type(data[k]) is str for k in ("root", "head", "prev", "signed_at", "key_id", "signature")):
+            raise LedgerError("not a signed tree head")
+        return cls(data["size"], data["root"], data["head"], data["prev"], tuple(keys), data["signed_at"],
+                   data["key_id"], data["signature"], tuple(frontier))
+
+    def to_row(self) -> dict[str, Any]:
+        return {**self.signed(), "keys": canonical_unchecked(list(self.keys)),
+                "frontier": canonical_unchecked(list(self.frontier))}
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Checkpoint":
+        size, root, head, prev, keys, signed_at, key_id, signature, frontier = row
+        return cls(size, root, head, prev, tuple(json.loads(keys)), signed_at, key_id, signature,
+                   tuple(json.loads(frontier)))
+
+
+CHECKPOINT_COLUMNS = ("size", "root", "head", "prev", "keys", "signed_at", "key_id", "signature", "frontier")
 
 
 def upgrade(connection: sa.Connection) -> None:

@@ -1,45 +1,56 @@
-"""Verification: one streamed pass over entries, for the database and for bundles.
+"""Verification: tree heads, keys, one streamed pass over entries, and the witness.
 
-:func:`verify_rows` takes entry rows (tuples in ``ENTRY_COLUMNS`` order, with
-``record_ids``/``counts``/``details`` as canonical JSON text), the checkpoints
-and the public keys, and checks, in ``seq`` order:
+:func:`verify_entries` is shared by the database check and bundles. Given the
+entries as ``(body, entry_hash)`` byte pairs in ``seq`` order, the signed tree
+heads (checkpoints), the registered keys in registration order, and optionally
+a witness's tree heads and an auditor's saved head, it checks:
 
-1. ``seq`` runs 1, 2, 3, ... with no gap, duplicate or reordering;
-2. each ``prev_hash`` equals the recomputed hash of the entry before (the
-   genesis hash, 64 zeros, for entry 1);
-3. each stored ``entry_hash`` equals ``sha256(prev_hash + "\\n" + canonical(body))``;
-4. each checkpoint is signed, by the key its ``key_id`` names, over its fields,
-   and seals the recomputed hash of the entry at its ``seq``;
-5. no checkpoint names a ``seq`` beyond the last entry (a truncated tail);
-6. every public key's fingerprint matches its ``key_id``, and, if the caller
-   gives one, the newest checkpoint is signed by the expected key.
+1. **keys**: each public key's fingerprint starts with its key id;
+2. **the chain of tree heads**: sizes increase; each head's ``prev`` is the
+   hash of the one before (64 zeros for the first); its key list extends the
+   previous one; it is signed by the *current* key of the previous head (the
+   last in its key list; the first head by the last key it lists itself), and
+   the signature is valid. The newest head's key list is exactly the
+   registered keys, so deleting a key, or a head that registered one, shows;
+3. **entries**: ``entry_hash = SHA-256(0x00 || prev_hash || "\\n" || body)``
+   chains from 64 zeros, equals the stored hash, and is the entry's Merkle
+   leaf; at every tree head's size the RFC 9162 root of the leaves so far and
+   the head entry's hash equal what the head signs; no head is larger than the
+   ledger;
+4. **the witness** (when given): every witnessed head is in the database,
+   identical; a witnessed head larger than the newest in the database means
+   entries and heads were deleted;
+5. ``expect_key_id``: the newest head is signed by the key the auditor expects.
 
-It stops at the first failure and reports it in one line. Memory is constant in
-the number of entries: only checkpoints and keys (few) are held.
+It stops at the first failure with one line. Memory is constant in the number
+of entries (tree heads and keys are few; the tree is a compact range).
 """
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cryptography.exceptions import InvalidSignature
 
 from governance.errors import GovernanceError, LedgerIntegrityError
-from governance.keys import fingerprint, load_public_key
-from governance.ledger.canonical import GENESIS_HASH, row_hash
+from governance.ledger.canonical import GENESIS_HASH
+from governance.ledger.merkle import CompactRange
 from governance.ledger.schema import Checkpoint
+from governance.ledger.signing import fingerprint, load_public_key
 
-__all__ = ["VerifyReport", "verify_rows", "matches_key", "PROGRESS_EVERY"]
+__all__ = ["VerifyReport", "verify_entries", "check_tree_heads", "matches_key", "PROGRESS_EVERY", "Failure"]
 
-PROGRESS_EVERY = 1 << 16  # rows between progress callbacks (a bit mask test)
+PROGRESS_EVERY = 1 << 16  # entries between progress callbacks
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     """The outcome of one verification. ``first_bad_seq`` is None when ok, or
-    when the failure is not tied to one entry (a MANIFEST or key problem)."""
+    when the failure is not tied to one entry (a key, manifest or witness problem)."""
 
     ok: bool
     entries: int
@@ -51,6 +62,11 @@ class VerifyReport:
     key_ids: tuple[str, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)
     head_key_id: str | None = None
+    tree_size: int = 0
+    root: str | None = None
+    witness: str | None = None
+    witnessed: int = 0
+    since: dict[str, Any] | None = None
     source: str = "database"
     seconds: float = 0.0
 
@@ -67,7 +83,9 @@ class VerifyReport:
         return data
 
 
-class _Failure(Exception):
+class Failure(Exception):
+    """One verification failure: the first bad entry (or None) and a one-line reason."""
+
     def __init__(self, seq: int | None, reason: str) -> None:
         super().__init__(reason)
         self.seq = seq
@@ -80,145 +98,186 @@ def matches_key(expected: str, key_fingerprint: str) -> bool:
     return len(expected) >= 16 and key_fingerprint.startswith(expected)
 
 
-def _check_keys(public_keys: Mapping[str, bytes]) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """Load keys; return (key_id -> key, key_id -> fingerprint, key_id -> problem)."""
+def load_keys(keys: Sequence[tuple[str, bytes]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(key_id -> public key, key_id -> fingerprint); Failure on a bad or replaced key."""
     loaded: dict[str, Any] = {}
     prints: dict[str, str] = {}
-    problems: dict[str, str] = {}
-    for key_id, pem in public_keys.items():
+    for key_id, pem in keys:
         try:
             key = load_public_key(pem, f"for key id {key_id}")
         except GovernanceError as error:
-            problems[key_id] = str(error)
-            continue
+            raise Failure(None, str(error)) from None
         prints[key_id] = fingerprint(key)
         if prints[key_id][:16] != key_id:
-            problems[key_id] = f"public key stored as {key_id} has key id {prints[key_id][:16]} (key replaced)"
-        else:
-            loaded[key_id] = key
-    return loaded, prints, problems
+            raise Failure(None, f"public key stored as {key_id} has key id {prints[key_id][:16]} (key replaced)")
+        loaded[key_id] = key
+    return loaded, prints
 
 
-def _checkpoint_problem(cp: Checkpoint, keys: Mapping[str, Any], key_problems: Mapping[str, str]) -> str | None:
-    if cp.key_id in key_problems:
-        return f"checkpoint at seq {cp.seq}: {key_problems[cp.key_id]}"
-    key = keys.get(cp.key_id)
-    if key is None:
-        return f"checkpoint at seq {cp.seq} is signed by unknown key {cp.key_id}"
-    try:
-        key.verify(bytes.fromhex(cp.signature), cp.payload())
-    except (InvalidSignature, ValueError, TypeError):
-        return f"checkpoint at seq {cp.seq}: signature is not valid"
-    except GovernanceError as error:  # a field outside the canonical value space
-        return f"checkpoint at seq {cp.seq}: {error}"
-    return None
+def check_tree_heads(heads: Sequence[Checkpoint], keys: Mapping[str, Any], key_order: Sequence[str]) -> None:
+    """The chain of signed tree heads and the sealed key set (steps 2 of the module doc)."""
+    prev_hash, prev_keys, prev_size = GENESIS_HASH, (), 0
+    for head in heads:
+        where = f"tree head at size {head.size}"
+        if type(head.size) is not int or head.size <= prev_size:
+            raise Failure(None, f"tree heads are out of order or repeated at size {head.size!r}")
+        if head.prev != prev_hash:
+            raise Failure(prev_size + 1 if prev_size else 1,
+                          f"{where} does not follow the tree head at size {prev_size or '-'} "
+                          f"(a tree head was removed, altered or replaced)")
+        if tuple(head.keys[:len(prev_keys)]) != tuple(prev_keys):
+            raise Failure(None, f"{where} drops or reorders signing keys sealed before it")
+        current = prev_keys[-1] if prev_keys else (head.keys[-1] if head.keys else None)
+        if head.key_id != current:
+            raise Failure(None, f"{where} is signed by key {head.key_id}, not the ledger's current key {current}")
+        key = keys.get(head.key_id)
+        if key is None:
+            raise Failure(None, f"{where} is signed by key {head.key_id}, which is not registered in the ledger")
+        try:
+            key.verify(bytes.fromhex(head.signature), head.payload())
+        except (InvalidSignature, ValueError, TypeError):
+            raise Failure(None, f"{where}: signature is not valid") from None
+        except GovernanceError as error:
+            raise Failure(None, f"{where}: {error}") from None
+        prev_hash, prev_keys, prev_size = head.hash(), tuple(head.keys), head.size
+    if heads and tuple(key_order) != prev_keys:
+        missing = [k for k in prev_keys if k not in key_order]
+        if missing:
+            raise Failure(None, f"signing key {missing[0]} sealed by the tree head at size {prev_size} "
+                                f"is missing from the ledger's keys (keys deleted)")
+        raise Failure(None, f"ledger keys {', '.join(key_order)} differ from the keys sealed by the tree head "
+                            f"at size {prev_size} ({', '.join(prev_keys)})")
 
 
-def verify_rows(
-    rows: Iterable[Any],
-    checkpoints: Iterable[Checkpoint],
-    public_keys: Mapping[str, bytes],
+def check_witness(heads: Sequence[Checkpoint], witnessed: Sequence[Checkpoint], location: str) -> None:
+    """Every witnessed tree head must be in the database, identical (step 4)."""
+    by_size = {head.size: head for head in heads}
+    newest = heads[-1].size if heads else 0
+    if witnessed and witnessed[-1].size > newest:
+        raise Failure(newest + 1, f"witness {location} holds a tree head at size {witnessed[-1].size}, but the newest "
+                                  f"in the ledger is at size {newest} (entries and tree heads deleted)")
+    for head in witnessed:
+        mine = by_size.get(head.size)
+        if mine is None:
+            if head.size > newest:
+                raise Failure(newest + 1, f"witness {location} holds a tree head at size {head.size}, but the newest "
+                                          f"in the ledger is at size {newest} (entries and tree heads deleted)")
+            raise Failure(None, f"witness {location} holds a tree head at size {head.size} the ledger no longer has")
+        if mine.signed() != head.signed():
+            raise Failure(None, f"tree head at size {head.size} differs from the one witness {location} holds")
+
+
+def verify_entries(
+    rows: Iterable[Sequence[Any]],
+    heads: Sequence[Checkpoint],
+    keys: Sequence[tuple[str, bytes]],
     *,
+    witnessed: Sequence[Checkpoint] | None = None,
+    witness_location: str | None = None,
     expect_key_id: str | None = None,
+    extra_sizes: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     source: str = "database",
-) -> VerifyReport:
-    """Verify a ledger given as rows, checkpoints and public keys (see module doc)."""
+) -> tuple[VerifyReport, dict[int, bytes]]:
+    """Verify a ledger (module doc).
+
+    ``rows`` yields ``(seq, body bytes, entry_hash ASCII bytes)``. Returns the report
+    and the roots at ``extra_sizes`` (for an auditor's saved head).
+    """
     started = time.monotonic()
-    keys, prints, key_problems = _check_keys(public_keys)
-    sealed: dict[int, tuple[str, str | None]] = {}
-    key_of_seq: dict[int, str] = {}
-    count_cps = 0
+    prints: dict[str, str] = {}
     seq = 0
-    prev = GENESIS_HASH
+    prev = GENESIS_HASH.encode("ascii")
+    extra_roots: dict[int, bytes] = {}
+    tree = CompactRange()
+    mask = PROGRESS_EVERY - 1
 
     def report(ok: bool, bad: int | None = None, reason: str | None = None) -> VerifyReport:
-        last_cp = max(key_of_seq) if key_of_seq else None
+        newest = heads[-1] if heads else None
         return VerifyReport(
-            ok=ok, entries=seq, checkpoints=count_cps, head_hash=prev if (ok and seq) else None,
-            first_bad_seq=bad, reason=reason, unsealed=seq - (last_cp or 0) if ok else 0,
-            key_ids=tuple(sorted(set(key_of_seq.values()))), fingerprints=dict(prints),
-            head_key_id=key_of_seq[last_cp] if last_cp is not None else None,
-            source=source, seconds=round(time.monotonic() - started, 3),
+            ok=ok, entries=seq, checkpoints=len(heads), head_hash=prev.decode("ascii") if (ok and seq) else None,
+            first_bad_seq=bad, reason=reason, unsealed=seq - (newest.size if newest else 0) if ok else 0,
+            key_ids=tuple(sorted({h.key_id for h in heads})), fingerprints=dict(prints),
+            head_key_id=newest.key_id if newest else None, tree_size=newest.size if newest else 0,
+            root=newest.root if newest else None, witness=witness_location,
+            witnessed=len(witnessed or ()), source=source, seconds=round(time.monotonic() - started, 3),
         )
 
     try:
-        for cp in checkpoints:
-            if type(cp.seq) is not int or cp.seq < 1 or cp.seq in sealed:
-                raise _Failure(None, f"checkpoint list is malformed (seq {cp.seq!r} invalid or repeated)")
-            sealed[cp.seq] = (cp.entry_hash, _checkpoint_problem(cp, keys, key_problems))
-            key_of_seq[cp.seq] = cp.key_id
-            count_cps += 1
-        hasher, mask = row_hash, PROGRESS_EVERY - 1  # locals: this loop runs a million times
-        for row in rows:
-            n = row[0]
-            if n != seq + 1:
-                expected = seq + 1
-                if type(n) is int and n > expected:
-                    raise _Failure(expected, f"entry {expected} is missing (next entry found is {n})")
-                raise _Failure(expected, f"entry {n!r} found where entry {expected} should be (duplicate or out of order)")
-            try:
-                current = hasher(prev, row)
-                # counts and details are spliced in as stored text; these two
-                # characters pin the boundary between them (see docs/ledger.md).
-                split_ok = row[9][-1:] == "}" and row[10][:1] == "{"
-            except (TypeError, ValueError, GovernanceError):
-                raise _Failure(n, f"entry {n} is malformed (a field has the wrong type)") from None
-            if current != row[12] or row[11] != prev:
-                _diagnose(prev, row)
-            if not split_ok:
-                raise _Failure(n, f"entry {n} has malformed counts/details columns")
-            if n in sealed:
-                sealed_hash, problem = sealed[n]
-                if problem is not None:
-                    raise _Failure(n, problem)
-                if sealed_hash != current:
-                    raise _Failure(n, f"entry {n} does not match the hash its signed checkpoint seals")
-            prev = current
-            seq = n
-            if progress is not None and not n & mask:
-                progress(n)
-        beyond = [s for s in sealed if s > seq]
-        if beyond:
-            raise _Failure(seq + 1, f"entries after seq {seq} missing: checkpoint at seq {max(beyond)}")
-        unused = sorted(set(key_problems) - set(key_of_seq.values()))
-        if unused:
-            raise _Failure(None, key_problems[unused[0]])
+        loaded, prints = load_keys(keys)
+        check_tree_heads(heads, loaded, [key_id for key_id, _ in keys])
+        stops = sorted({h.size for h in heads} | set(extra_sizes))
+        by_size = {h.size: h for h in heads}
+        stop_iter = iter(stops)
+        next_stop = next(stop_iter, -1)
+        last_sealed = 0
+        sha, hexlify = hashlib.sha256, binascii.hexlify
+        leaves: list[bytes] = []
+        append = leaves.append
+        # One comparison per row decides whether anything but hashing happens: the
+        # next tree head's size, or the next progress/flush point, whichever is first.
+        stop = _next_stop(0, next_stop)
+        for number, body, stored in rows:  # the hot loop: a million times, keep it to hashing
+            digest = sha(b"\x00" + prev + b"\n" + body).digest()
+            prev = hexlify(digest)
+            seq += 1
+            if prev != stored or number != seq:
+                raise _row_failure(seq, number, prev, stored)
+            append(digest)
+            if seq == stop:
+                tree.extend(leaves)
+                leaves.clear()
+                if progress is not None and not seq & mask:
+                    progress(seq)
+                if seq == next_stop:
+                    head = by_size.get(seq)
+                    if head is not None:
+                        if tree.root().hex() != head.root or head.head != prev.decode("ascii"):
+                            raise Failure(last_sealed + 1,
+                                          f"entries {last_sealed + 1}-{seq} do not match the tree head signed at size "
+                                          f"{seq} (altered and re-hashed, inserted or removed)")
+                        last_sealed = seq
+                    else:
+                        extra_roots[seq] = tree.root()
+                    next_stop = next(stop_iter, -1)
+                stop = _next_stop(seq, next_stop)
+        if heads and heads[-1].size > seq:
+            raise Failure(seq + 1, f"entries after seq {seq} missing: tree head at size {heads[-1].size}")
+        if witnessed:
+            check_witness(heads, witnessed, witness_location or "witness")
         if expect_key_id is not None:
-            _check_expected_key(expect_key_id, key_of_seq, prints)
-    except _Failure as failure:
-        return report(False, failure.seq, failure.reason)
-    except LedgerIntegrityError as error:  # a bundle line that cannot be read
-        return report(False, error.entry_seq, str(error))
+            _check_expected_key(expect_key_id, heads, prints)
+    except Failure as failure:
+        return report(False, failure.seq, failure.reason), extra_roots
+    except LedgerIntegrityError as error:  # a bundle line or witness record that cannot be read
+        return report(False, error.entry_seq, str(error)), extra_roots
     if progress is not None:
         progress(seq)
-    return report(True)
+    return report(True), extra_roots
 
 
-def _diagnose(prev: str, row: Any) -> None:
-    """Name the entry that cannot be trusted when a row does not chain (slow path)."""
-    n, stored_prev, stored_hash = row[0], row[11], row[12]
-    if stored_prev == prev:
-        raise _Failure(n, f"entry {n} content does not match its hash (entry altered)")
-    # The link to the entry before is broken. If this entry hashes correctly
-    # over its own prev_hash, the one before was altered and re-hashed after
-    # this one was written; otherwise this one was altered or moved.
-    if n == 1:
-        raise _Failure(1, "entry 1 does not start from the genesis hash (prev_hash altered, or entries removed)")
-    if row_hash(stored_prev, row) == stored_hash:
-        raise _Failure(n - 1, f"chain breaks between entries {n - 1} and {n}: entry {n - 1} was altered")
-    raise _Failure(n, f"entry {n} does not link to entry {n - 1} (prev_hash wrong, or entry altered or moved)")
+def _next_stop(seq: int, next_head: int) -> int:
+    """The next size at which the loop must stop: a tree head, or a multiple of PROGRESS_EVERY."""
+    flush = (seq // PROGRESS_EVERY + 1) * PROGRESS_EVERY
+    return flush if next_head == -1 or next_head > flush else next_head
 
 
-def _check_expected_key(expected: str, key_of_seq: Mapping[int, str], prints: Mapping[str, str]) -> None:
-    """The newest checkpoint must be signed by the key the auditor expects."""
-    if not key_of_seq:
-        raise _Failure(None, f"no signed checkpoint, so nothing is signed by expected key {expected}")
-    last = max(key_of_seq)
-    key_id = key_of_seq[last]
-    if not matches_key(expected, prints.get(key_id, "")):
-        raise _Failure(
+def _row_failure(seq: int, number: Any, computed: bytes, stored: Any) -> Failure:
+    if number != seq:
+        if type(number) is int and number > seq:
+            return Failure(seq, f"entry {seq} is missing (next entry found is {number})")
+        return Failure(seq, f"entry {number!r} found where entry {seq} should be (duplicate or out of order)")
+    return Failure(seq, f"entry {seq} does not match its hash (entry altered, or entries before it removed)")
+
+
+def _check_expected_key(expected: str, heads: Sequence[Checkpoint], prints: Mapping[str, str]) -> None:
+    """The newest tree head must be signed by the key the auditor expects."""
+    if not heads:
+        raise Failure(None, f"no signed tree head, so nothing is signed by expected key {expected}")
+    newest = heads[-1]
+    if not matches_key(expected, prints.get(newest.key_id, "")):
+        raise Failure(
             None,
-            f"newest checkpoint (seq {last}) is signed by key {key_id} "
-            f"(fingerprint {prints.get(key_id, 'unknown')}), not the expected key {expected}",
+            f"newest tree head (size {newest.size}) is signed by key {newest.key_id} "
+            f"(fingerprint {prints.get(newest.key_id, 'unknown')}), not the expected key {expected}",
         )

@@ -15,6 +15,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from governance.errors import GovernanceError
+from governance.ledger.receipt import receipt_for
 from governance.retention import tables
 from governance.retention.batches import load_batch
 from governance.retention.context import RetentionContext
@@ -46,7 +47,9 @@ def build_certificate(ctx: RetentionContext, batch_id: str) -> dict:
         first = next(ctx.ledger.entries(seqs[0], seqs[0] + 1))
         last = next(ctx.ledger.entries(seqs[-1], seqs[-1] + 1))
         ledger_range = {"first_seq": first.seq, "first_hash": first.entry_hash,
-                        "last_seq": last.seq, "last_hash": last.entry_hash}
+                        "last_seq": last.seq, "last_hash": last.entry_hash,
+                        # inclusion proofs + signed tree head: checkable offline (governance audit verify-receipt)
+                        "receipt": receipt_for(ctx.ledger, seqs)}
     object_versions = sum(json.loads(r.counts or "{}").get("object_versions", 0) for r in chunk_rows)
     done = [i for i in items if i.state == "done"]
     return {

@@ -1,4 +1,4 @@
-"""Offline bundles: export, verify without a database, detect tampering with the files."""
+"""Offline bundles: export, verify without a database, detect tampering with any file."""
 
 from __future__ import annotations
 
@@ -14,26 +14,19 @@ from typing import Any, Callable
 import pytest
 
 from governance.errors import LedgerError
-from governance.keys import KeyStore
 from governance.ledger import GENESIS_HASH, Ledger, canonical, verify_bundle
-from governance.ledger.bundle import BUNDLE_FORMAT
-from governance.ledger.canonical import checkpoint_payload
-
-
-def _events(n: int) -> list[dict[str, Any]]:
-    return [
-        {"actor": "retention-job", "action": "record.destroyed", "rule": "CS-25Y", "store": "default",
-         "reason": "période écoulée" if i % 2 else None, "record_ids": [f"case-{i}"],
-         "counts": {"records": 1}, "details": {"object_key": f"cases/{i}/a.pdf"}}
-        for i in range(1, n + 1)
-    ]
+from governance.ledger.bundle import BUNDLE_FORMAT, manifest_payload, render_guide
+from governance.ledger.schema import Checkpoint
+from governance.ledger.signing import LedgerSigner, fingerprint, load_public_key
+from tests.ledger import attacker
+from tests.ledger.scenario import events as _events
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, KeyStore]:
-    """One exported bundle (30 entries, checkpoints at 10, 20, 30), copied per test."""
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LedgerSigner]:
+    """One exported bundle (30 entries, tree heads at 10, 20, 30), copied per test."""
     base = tmp_path_factory.mktemp("bundle-source")
-    keys = KeyStore(base / "keys")
+    keys = LedgerSigner(base / "keys")
     ledger = Ledger.open(f"sqlite:///{base / 'ledger.db'}", keys, checkpoint_every=10)
     ledger.append_many(_events(30))
     ledger.export(base / "bundle")
@@ -42,7 +35,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, KeyStore]:
 
 
 @pytest.fixture
-def bundle(source: tuple[Path, KeyStore], tmp_path: Path) -> Path:
+def bundle(source: tuple[Path, LedgerSigner], tmp_path: Path) -> Path:
     return Path(shutil.copytree(source[0], tmp_path / "bundle"))
 
 
@@ -53,15 +46,7 @@ def _lines(bundle: Path, name: str = "entries.jsonl") -> list[dict[str, Any]]:
 def _write(bundle: Path, entries: list[dict[str, Any]], name: str = "entries.jsonl", *, fix_manifest: bool = True) -> None:
     (bundle / name).write_bytes(b"".join(canonical(e).encode() + b"\n" for e in entries))
     if fix_manifest:
-        _fix_manifest(bundle)
-
-
-def _fix_manifest(bundle: Path, **changes: Any) -> None:
-    """What a careful attacker does after editing files: update the listed hashes."""
-    manifest = json.loads((bundle / "MANIFEST.json").read_text())
-    manifest["files"] = {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest() for name in manifest["files"]}
-    manifest.update(changes)
-    (bundle / "MANIFEST.json").write_text(json.dumps(manifest))
+        attacker.fix_manifest(bundle)
 
 
 def _rechain(entries: list[dict[str, Any]], start: int) -> None:
@@ -69,19 +54,20 @@ def _rechain(entries: list[dict[str, Any]], start: int) -> None:
     for entry in entries[start:]:
         body = {k: v for k, v in entry.items() if k not in ("prev_hash", "entry_hash")}
         entry["prev_hash"] = prev
-        entry["entry_hash"] = prev = hashlib.sha256(prev.encode() + b"\n" + canonical(body).encode()).hexdigest()
+        entry["entry_hash"] = prev = attacker.entry_hash(prev, canonical(body))
 
 
 def _fails(bundle: Path, seq: int | None, *phrases: str, **kwargs: Any) -> None:
     report = verify_bundle(bundle, **kwargs)
     assert not report.ok, report
     assert report.first_bad_seq == seq, report
+    assert "\n" not in report.reason
     for phrase in phrases:
         assert phrase in report.reason, report.reason
 
 
 def test_export_and_verify_roundtrip(db_url: str, tmp_path: Path) -> None:
-    keys = KeyStore(tmp_path / "keys")
+    keys = LedgerSigner(tmp_path / "keys")
     ledger = Ledger.open(db_url, keys, checkpoint_every=10)
     ledger.append_many(_events(23))
     assert ledger.verify().unsealed == 3
@@ -118,12 +104,16 @@ def _auditor_script(bundle: Path, tmp_path: Path) -> subprocess.CompletedProcess
 def test_the_verify_md_script_agrees(bundle: Path, tmp_path: Path) -> None:
     result = _auditor_script(bundle, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"OK: 30 entries, 3 checkpoints, head {verify_bundle(bundle).head_hash}" in result.stdout
+    assert f"OK: 30 entries, head {verify_bundle(bundle).head_hash}" in result.stdout
     entries = _lines(bundle)
     entries[12]["actor"] = "forger"
     _write(bundle, entries)
     result = _auditor_script(bundle, tmp_path)
     assert result.returncode != 0 and "entry 13: altered" in result.stderr
+    _rechain(entries, 12)
+    _write(bundle, entries)
+    result = _auditor_script(bundle, tmp_path)
+    assert result.returncode != 0 and "tree head 20: entries altered" in result.stderr
 
 
 def _edit(field: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
@@ -145,98 +135,116 @@ def test_edited_line_is_detected(bundle: Path, change: Callable[[list[dict[str, 
     _fails(bundle, 13)
 
 
+@pytest.mark.parametrize("name", ["entries.jsonl", "checkpoints.jsonl"])
+def test_invalid_utf8_is_one_line(bundle: Path, name: str) -> None:
+    (bundle / name).write_bytes(b"\xc3\x28\n" + (bundle / name).read_bytes())
+    attacker.fix_manifest(bundle)
+    report = verify_bundle(bundle)
+    assert not report.ok and "\n" not in report.reason and name in report.reason
+
+
+def test_manifest_fields_and_verify_md_are_checked(bundle: Path, source: tuple[Path, LedgerSigner]) -> None:
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    for field, value in [("fingerprints", {source[1].key_id(): "f" * 64}), ("key_ids", []), ("exported_at", "today"),
+                         ("format", "governance-ledger-bundle/1"), ("entries", 31), ("signed_by", "0" * 16)]:
+        (bundle / "MANIFEST.json").write_text(json.dumps({**manifest, field: value}))
+        report = verify_bundle(bundle)
+        assert not report.ok and "MANIFEST.json" in report.reason, (field, report)
+    (bundle / "MANIFEST.json").write_text(json.dumps({**manifest, "signature": None, "signed_by": None}))
+    assert verify_bundle(bundle).ok  # an unsigned export is consistent...
+    _fails(bundle, None, "not signed", expect_key_id=source[1].key_id())  # ...but not trusted by an auditor
+    (bundle / "MANIFEST.json").write_text(json.dumps(manifest))
+    guide = (bundle / "VERIFY.md").read_text()
+    (bundle / "VERIFY.md").write_text(guide.replace(source[1].fingerprint(), "a" * 64))
+    attacker.fix_manifest(bundle)
+    _fails(bundle, None, "MANIFEST.json signature is not valid")  # the signature covers the hashes
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    (bundle / "MANIFEST.json").write_text(json.dumps({**manifest, "signature": None, "signed_by": None}))
+    _fails(bundle, None, "VERIFY.md is not the guide for this bundle")  # and unsigned, the text itself is checked
+
+
 def test_edited_line_with_recomputed_hash_breaks_the_next_link(bundle: Path) -> None:
     entries = _lines(bundle)
     entries[12]["actor"] = "forger"
     body = {k: v for k, v in entries[12].items() if k not in ("prev_hash", "entry_hash")}
-    entries[12]["entry_hash"] = hashlib.sha256(entries[12]["prev_hash"].encode() + b"\n" + canonical(body).encode()).hexdigest()
+    entries[12]["entry_hash"] = attacker.entry_hash(entries[12]["prev_hash"], canonical(body))
     _write(bundle, entries)
-    _fails(bundle, 13, "chain breaks between entries 13 and 14")
+    _fails(bundle, 14, "entry 14 does not link to entry 13")
 
 
-def test_rewritten_tail_is_caught_by_a_checkpoint(bundle: Path) -> None:
+def test_rewritten_tail_is_caught_by_a_tree_head(bundle: Path) -> None:
     entries = _lines(bundle)
     entries[24]["actor"] = "forger"
     _rechain(entries, 24)
     _write(bundle, entries)
-    _fails(bundle, 30, "signed checkpoint")
+    _fails(bundle, 21, "entries 21-30 do not match the tree head signed at size 30")
 
 
-def test_deleted_inserted_and_swapped_lines_are_detected(bundle: Path) -> None:
+def test_deleted_and_swapped_lines_are_detected(bundle: Path) -> None:
     original = _lines(bundle)
     _write(bundle, original[:12] + original[13:])
-    _fails(bundle, 13, "entry 13 is missing")
-    inserted = original[:12] + [dict(original[12], actor="forger")] + original[12:]
-    for seq, entry in enumerate(inserted, start=1):
-        entry["seq"] = seq
-    _rechain(inserted, 12)
-    _write(bundle, inserted)
-    _fails(bundle, 20, "signed checkpoint")
+    _fails(bundle, 13, "entries.jsonl line 13 holds entry 14")
     swapped = [dict(e) for e in original]
     swapped[11], swapped[16] = swapped[16], swapped[11]
     _write(bundle, swapped)
-    _fails(bundle, 12, "entry 12 is missing")
-    swapped = [dict(e) for e in original]
-    for key in swapped[0]:
-        if key != "seq":
-            swapped[11][key], swapped[16][key] = swapped[16][key], swapped[11][key]
-    _write(bundle, swapped)
-    _fails(bundle, 12)
+    _fails(bundle, 12, "line 12 holds entry 17")
 
 
-def test_truncated_tail_is_detected(bundle: Path) -> None:
-    entries = _lines(bundle)
-    _write(bundle, entries[:25])
-    _fails(bundle, 26, "entries after seq 25 missing: checkpoint at seq 30")
-    # Dropping the checkpoint too leaves a consistent shorter chain; MANIFEST's
-    # count (unless also rewritten) and the published head hash still tell.
-    checkpoints = _lines(bundle, "checkpoints.jsonl")[:-1]
-    _write(bundle, checkpoints, "checkpoints.jsonl")
-    _fails(bundle, None, "MANIFEST.json counts or head hash")
+def test_truncation_with_its_tree_heads_is_caught_by_the_signed_manifest(bundle: Path, source) -> None:
+    _write(bundle, _lines(bundle)[:20])
+    _write(bundle, _lines(bundle, "checkpoints.jsonl")[:-1], "checkpoints.jsonl")
+    _fails(bundle, None, "MANIFEST.json entries does not match")
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    heads = _lines(bundle, "checkpoints.jsonl")
+    manifest.update(entries=20, checkpoints=2, tree_size=20, root=heads[-1]["root"], head_hash=heads[-1]["head"])
+    (bundle / "MANIFEST.json").write_text(json.dumps(manifest))
+    attacker.fix_manifest(bundle)
+    _fails(bundle, None, "MANIFEST.json signature is not valid", expect_key_id=source[1].key_id())
 
 
-def test_tampered_checkpoint_is_detected(bundle: Path) -> None:
-    checkpoints = _lines(bundle, "checkpoints.jsonl")
-    checkpoints[1]["signature"] = ("0" if checkpoints[1]["signature"][0] != "0" else "1") + checkpoints[1]["signature"][1:]
-    _write(bundle, checkpoints, "checkpoints.jsonl")
-    _fails(bundle, 20, "checkpoint at seq 20: signature is not valid")
-    checkpoints[1]["signature"] = "not hex"
-    _write(bundle, checkpoints, "checkpoints.jsonl")
-    _fails(bundle, 20, "signature is not valid")
+def test_tampered_tree_head_is_detected(bundle: Path) -> None:
+    heads = _lines(bundle, "checkpoints.jsonl")
+    heads[1]["signature"] = ("0" if heads[1]["signature"][0] != "0" else "1") + heads[1]["signature"][1:]
+    _write(bundle, heads, "checkpoints.jsonl")
+    _fails(bundle, None, "tree head at size 20: signature is not valid")
 
 
-def test_replaced_public_key_is_detected(bundle: Path, source: tuple[Path, KeyStore], tmp_path: Path) -> None:
+def test_replaced_public_key_is_detected(bundle: Path, source: tuple[Path, LedgerSigner]) -> None:
+    (bundle / "public-keys" / f"{source[1].key_id()}.pem").write_text(attacker.other_key_pem()[1])
+    attacker.fix_manifest(bundle)
+    _fails(bundle, None, "key replaced")
+
+
+def test_resigned_bundle_fails_only_against_the_published_key(bundle: Path, source: tuple[Path, LedgerSigner]) -> None:
     keys = source[1]
-    attacker = KeyStore(tmp_path / "attacker")
-    (bundle / "public-keys" / f"{keys.key_id()}.pem").write_bytes(attacker.public_key_pem())
-    _fix_manifest(bundle)
-    _fails(bundle, 10, "key replaced")
-
-
-def test_resigned_bundle_fails_only_against_the_published_key(bundle: Path, source: tuple[Path, KeyStore],
-                                                              tmp_path: Path) -> None:
-    keys = source[1]
-    attacker = KeyStore(tmp_path / "attacker")
+    key, pem, key_id = attacker.other_key_pem()
     entries = _lines(bundle)
     entries[4]["actor"] = "forger"
     _rechain(entries, 4)
     _write(bundle, entries, fix_manifest=False)
-    checkpoints = []
-    for cp in _lines(bundle, "checkpoints.jsonl"):
-        cp.update(entry_hash=entries[cp["seq"] - 1]["entry_hash"], key_id=attacker.key_id())
-        payload = checkpoint_payload(cp["seq"], cp["entry_hash"], cp["signed_at"], cp["key_id"])
-        cp["signature"] = attacker.signing_key().sign(payload).hex()
-        checkpoints.append(cp)
-    _write(bundle, checkpoints, "checkpoints.jsonl", fix_manifest=False)
+    rows = [[e["seq"], None, e["entry_hash"]] for e in entries]
+    heads, prev = [], GENESIS_HASH
+    for size in (10, 20, 30):
+        heads.append(attacker.forge_head(key, key_id, rows, size, prev, [key_id]))
+        prev = hashlib.sha256(canonical(heads[-1]).encode()).hexdigest()
+    _write(bundle, heads, "checkpoints.jsonl", fix_manifest=False)
     (bundle / "public-keys" / f"{keys.key_id()}.pem").unlink()
-    (bundle / "public-keys" / f"{attacker.key_id()}.pem").write_bytes(attacker.public_key_pem())
+    (bundle / "public-keys" / f"{key_id}.pem").write_text(pem)
     manifest = json.loads((bundle / "MANIFEST.json").read_text())
-    listed = [n for n in manifest["files"] if not n.startswith("public-keys/")]
-    manifest["files"] = dict.fromkeys(listed + [f"public-keys/{attacker.key_id()}.pem"], "")
+    manifest["files"] = {n: "" for n in manifest["files"] if not n.startswith("public-keys/")}
+    manifest["files"][f"public-keys/{key_id}.pem"] = ""
+    prints = {key_id: fingerprint(load_public_key(pem.encode(), key_id))}
+    (bundle / "VERIFY.md").write_text(render_guide(30, [Checkpoint.from_signed(h) for h in heads],
+                                                   entries[-1]["entry_hash"], prints))
+    manifest.update(key_ids=[key_id], fingerprints=prints, head_hash=entries[-1]["entry_hash"],
+                    root=heads[-1]["root"], signed_by=key_id)
     (bundle / "MANIFEST.json").write_text(json.dumps(manifest))
-    _fix_manifest(bundle, head_hash=entries[-1]["entry_hash"])
+    attacker.fix_manifest(bundle)
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    manifest["signature"] = key.sign(manifest_payload(manifest)).hex()
+    (bundle / "MANIFEST.json").write_text(json.dumps(manifest))
     report = verify_bundle(bundle)
-    assert report.ok and report.key_ids == (attacker.key_id(),)  # consistent, but another key
+    assert report.ok and report.key_ids == (key_id,), report  # consistent, but another key
     _fails(bundle, None, "not the expected key", expect_key_id=keys.key_id())
     _fails(bundle, None, "not the expected key", expect_key_id=keys.fingerprint())
 
@@ -244,10 +252,13 @@ def test_resigned_bundle_fails_only_against_the_published_key(bundle: Path, sour
 def test_manifest_mismatch_and_unlisted_files_are_detected(bundle: Path, tmp_path: Path) -> None:
     (bundle / "VERIFY.md").write_text("all fine, nothing to check\n")
     _fails(bundle, None, "VERIFY.md does not match its sha256 in MANIFEST.json")
-    _fix_manifest(bundle)
-    assert verify_bundle(bundle).ok
-    (bundle / "public-keys" / "0123456789abcdef.pem").write_bytes(KeyStore(tmp_path / "k").public_key_pem())
+    attacker.fix_manifest(bundle)
+    _fails(bundle, None, "MANIFEST.json signature is not valid")
+    (bundle / "public-keys" / "0123456789abcdef.pem").write_text(attacker.other_key_pem()[1])
     _fails(bundle, None, "not listed in MANIFEST.json")
+    (bundle / "public-keys" / "0123456789abcdef.pem").unlink()
+    (bundle / "notes.txt").write_text("x")
+    _fails(bundle, None, "notes.txt is not listed")
 
 
 @pytest.mark.parametrize(
@@ -258,7 +269,7 @@ def test_malformed_lines_are_detected(bundle: Path, line: str) -> None:
     lines = (bundle / "entries.jsonl").read_text("utf-8").splitlines()
     lines[12] = line
     (bundle / "entries.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-    _fix_manifest(bundle)
+    attacker.fix_manifest(bundle)
     _fails(bundle, 13, "entries.jsonl line 13 is not a canonical ledger entry")
 
 
@@ -266,12 +277,12 @@ def test_non_canonical_but_equivalent_line_is_detected(bundle: Path) -> None:
     lines = (bundle / "entries.jsonl").read_text("utf-8").splitlines()
     lines[12] = json.dumps(json.loads(lines[12]))  # same data, spaces after separators
     (bundle / "entries.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-    _fix_manifest(bundle)
+    attacker.fix_manifest(bundle)
     _fails(bundle, 13, "not a canonical ledger entry")
     entries = _lines(bundle)
     entries[12]["counts"] = {"records": 1.0}
     (bundle / "entries.jsonl").write_text("".join(json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n" for e in entries))
-    _fix_manifest(bundle)
+    attacker.fix_manifest(bundle)
     _fails(bundle, 13, "not a canonical ledger entry")
 
 
@@ -279,7 +290,7 @@ def test_missing_pieces(bundle: Path, tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="does not exist"):
         verify_bundle(tmp_path / "nowhere")
     (bundle / "entries.jsonl").unlink()
-    _fails(bundle, None, "entries.jsonl is missing")
+    _fails(bundle, None, "entries.jsonl listed in MANIFEST.json is missing")
     (bundle / "MANIFEST.json").unlink()
     _fails(bundle, None, "MANIFEST.json is missing")
     (bundle / "MANIFEST.json").write_text("{}")

@@ -11,7 +11,7 @@ import pytest
 
 from governance.ledger.canonical import (
     BODY_FIELDS, ENTRY_FIELDS, GENESIS_HASH, CanonicalError, canonical, canonical_bytes, check_canonical,
-    checkpoint_payload, entry_body_text, entry_text, row_hash,
+    entry_body_text, entry_hash, entry_line, tree_head_payload,
 )
 from governance.ledger.schema import ENTRY_COLUMNS
 
@@ -109,17 +109,29 @@ def test_fast_builders_equal_canonical_on_random_entries() -> None:
         row = _row(body)
         assert entry_body_text(row) == canonical(body)
         prev = hashlib.sha256(str(rng.random()).encode()).hexdigest()
-        digest = hashlib.sha256(prev.encode("ascii") + b"\n" + canonical_bytes(body)).hexdigest()
-        assert row_hash(prev, row) == digest
+        # The RFC 9162 leaf hash of prev_hash + "\n" + canonical(body), written out independently.
+        digest = hashlib.sha256(b"\x00" + prev.encode("ascii") + b"\n" + canonical_bytes(body)).hexdigest()
+        assert entry_hash(prev, canonical(body)) == digest
         full = {**body, "prev_hash": prev, "entry_hash": digest}
-        assert entry_text(row + (prev, digest)) == canonical(full)
-        assert json.loads(entry_text(row + (prev, digest))) == full
+        assert entry_line(canonical(body), prev, digest) == canonical(full)
+        assert json.loads(entry_line(canonical(body), prev, digest)) == full
 
 
-def test_genesis_and_checkpoint_payload() -> None:
+def test_genesis_and_tree_head_payload() -> None:
     assert GENESIS_HASH == "0" * 64
-    payload = checkpoint_payload(7, "ab" * 32, "2025-01-02T03:04:05.000006Z", "0123456789abcdef")
+    payload = tree_head_payload(7, "cd" * 32, "ab" * 32, "0" * 64, ["0123456789abcdef"],
+                                "2025-01-02T03:04:05.000006Z", "0123456789abcdef")
     assert payload == (
-        b'{"entry_hash":"' + b"ab" * 32 + b'","key_id":"0123456789abcdef","seq":7,'
-        b'"signed_at":"2025-01-02T03:04:05.000006Z"}'
+        b'{"format":"governance-ledger-tree-head/1","head":"' + b"ab" * 32 + b'","key_id":"0123456789abcdef",'
+        b'"keys":["0123456789abcdef"],"prev":"' + b"0" * 64 + b'","root":"' + b"cd" * 32 + b'",'
+        b'"signed_at":"2025-01-02T03:04:05.000006Z","size":7}'
     )
+
+
+def test_entry_line_splices_at_the_top_level_members() -> None:
+    body = {"action": 'x,"reason":y', "actor": 'a,"entry_id":"b', "counts": {"entry_id": 1, "reason": 2},
+            "details": {"entry_id": "e", "prev_hash": "p", "reason": None, "z": [1, ',"reason":']},
+            "entry_id": "11111111-2222-3333-4444-555555555555", "reason": ',"entry_id":"x', "record_ids": ["r"],
+            "recorded_at": "2025-01-01T00:00:00.000000Z", "rule": ',"reason":', "seq": 9, "store": None}
+    full = {**body, "prev_hash": "a" * 64, "entry_hash": "b" * 64}
+    assert entry_line(canonical(body), "a" * 64, "b" * 64) == canonical(full)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from governance.cli import audit
 from governance.errors import GovernanceError
-from governance.keys import KeyStore
+from governance.ledger.signing import LedgerSigner
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -48,7 +48,7 @@ def test_record_log_verify_export_roundtrip(env: Path, tmp_path: Path, capsys: p
     code, out, _ = run(["audit", "log", "--json"], capsys)
     assert [e["record_ids"] for e in json.loads(out)["entries"]] == [["case-1", "case-2"], []]
 
-    keys = KeyStore(env / "keys")
+    keys = LedgerSigner(env / "keys")
     code, out, _ = run(["audit", "verify"], capsys)
     assert code == 0
     head = json.loads(run(["audit", "log", "--tail", "1", "--json"], capsys)[1])["entries"][0]["entry_hash"]
@@ -64,7 +64,7 @@ def test_record_log_verify_export_roundtrip(env: Path, tmp_path: Path, capsys: p
     code, out, _ = run(["audit", "verify", "--bundle", str(bundle), "--expect-key-id", keys.key_id()], capsys)
     assert code == 0 and out.startswith("ledger OK: 2 entries")
     code, out, _ = run(["audit", "verify", "--bundle", str(bundle), "--expect-key-id", "f" * 16], capsys)
-    assert code == 1 and out.startswith("ledger TAMPERED: newest checkpoint")
+    assert code == 1 and out.startswith("ledger TAMPERED: newest tree head")
 
 
 def test_verify_reports_tampering_with_exit_1(env: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,11 +72,16 @@ def test_verify_reports_tampering_with_exit_1(env: Path, db_url: str, capsys: py
         assert run(["audit", "record", "--action", "note", "--actor", f"user-{n}"], capsys)[0] == 0
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE ledger_entries SET actor = 'someone' WHERE seq = 2"))
+        # The actor column is generated from the hashed body: the database itself refuses to edit it.
+        with pytest.raises(sa.exc.DatabaseError):
+            with conn.begin_nested():
+                conn.execute(sa.text("UPDATE ledger_entries SET actor = 'someone' WHERE seq = 2"))
+        conn.execute(sa.text("UPDATE ledger_entries SET body = replace(body, 'user-1', 'someone') WHERE seq = 2"))
     engine.dispose()
     code, out, _ = run(["audit", "verify"], capsys)
     assert code == 1
-    assert out.strip() == "ledger TAMPERED at entry 2: entry 2 content does not match its hash (entry altered)"
+    assert out.strip() == ("ledger TAMPERED at entry 2: entry 2 does not match its hash "
+                           "(entry altered, or entries before it removed)")
     code, out, _ = run(["audit", "verify", "--json"], capsys)
     assert code == 1 and json.loads(out)["first_bad_seq"] == 2
 
@@ -131,3 +136,59 @@ def test_progress_only_for_long_runs(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().err == ""
     update(65_536)
     assert capsys.readouterr().err.startswith("verifying ledger: 65536/200000")
+
+
+def test_keys_head_since_prove_and_verify_receipt(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  db_url: str) -> None:
+    from governance.cli import keys as keys_cli
+
+    def run_all(argv: list[str]) -> tuple[int, str, str]:
+        parser = argparse.ArgumentParser(prog="governance")
+        commands = parser.add_subparsers(dest="command", required=True)
+        audit.register(commands)
+        keys_cli.register(commands)
+        args = parser.parse_args(argv)
+        try:
+            code = int(args.handler(args) or 0)
+        except GovernanceError as error:
+            print(f"governance: error: {error}", file=sys.stderr)
+            code = error.exit_code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = run_all(["keys", "init"])
+    assert code == 0 and out.startswith("created ledger signing key")
+    assert run_all(["keys", "init"])[1].startswith("found ledger signing key")
+    for case in ("EH-2019-0412", "CIN-2024-1187"):
+        assert run_all(["audit", "record", "--action", "retention.destroyed", "--actor", "retention-job",
+                        "--record-id", case])[0] == 0
+    code, out, _ = run_all(["audit", "head"])
+    saved = tmp_path / "HEAD.json"
+    saved.write_text(out)
+    assert code == 0 and json.loads(out)["size"] == 2
+    assert run_all(["audit", "record", "--action", "note", "--actor", "dpo"])[0] == 0
+    code, out, _ = run_all(["audit", "verify", "--since", str(saved)])
+    assert code == 0 and "extends your saved tree head of size 2" in out
+    receipt = tmp_path / "receipt.json"
+    code, _, err = run_all(["audit", "prove", "--case", "EH-2019-0412", "--out", str(receipt)])
+    assert code == 0 and "receipt for entries 1 (tree size 3)" in err
+    fingerprint = json.loads(run_all(["keys", "show", "--json"])[1])["fingerprint"]
+    code, out, _ = run_all(["audit", "verify-receipt", str(receipt), "--expect-key-id", fingerprint])
+    assert code == 0 and out.startswith("receipt OK: entries 1 ")
+    forged = json.loads(receipt.read_text())
+    forged["entries"][0]["body"] = forged["entries"][0]["body"].replace("EH-2019-0412", "EH-2019-0413")
+    receipt.write_text(json.dumps(forged))
+    code, out, _ = run_all(["audit", "verify-receipt", str(receipt)])
+    assert code == 1 and out.startswith("receipt INVALID: receipt entry 1 is not included")
+    receipt.write_bytes(b"\xff\xfe")
+    code, _, err = run_all(["audit", "verify-receipt", str(receipt)])
+    assert code == 2 and "not readable JSON" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_all(["audit", "prove", "--case", "NOPE-1"])
+    assert code == 2 and "no destruction or anonymisation entry names case NOPE-1" in err
+    code, out, _ = run_all(["keys", "rotate", "--actor", "dpo", "--reason", "annual"])
+    assert code == 0 and out.startswith("rotated ledger signing key")
+    new = json.loads(run_all(["keys", "show", "--json"])[1])["fingerprint"]
+    code, out, _ = run_all(["audit", "verify", "--expect-key-id", new, "--since", str(saved)])
+    assert code == 0, out
+    code, out, _ = run_all(["audit", "verify", "--expect-key-id", fingerprint])
+    assert code == 1 and "not the expected key" in out

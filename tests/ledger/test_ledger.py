@@ -19,6 +19,7 @@ from alembic.config import Config
 
 from governance.errors import KeyMaterialError, LedgerError
 from governance.keys import KeyStore
+from governance.ledger.signing import LedgerSigner
 from governance.ledger import GENESIS_HASH, Ledger, canonical
 from governance.ledger.schema import HEAD_REVISION, MIGRATIONS_DIR, VERSION_TABLE, metadata
 
@@ -39,7 +40,7 @@ def ledger(db_url: str, keys: KeyStore) -> Iterator[Ledger]:
 
 def _independent_hash(entry) -> str:
     """Recompute an entry hash from the documented rule, not the library's fast path."""
-    return hashlib.sha256(entry.prev_hash.encode() + b"\n" + canonical(entry.body()).encode()).hexdigest()
+    return hashlib.sha256(b"\x00" + entry.prev_hash.encode() + b"\n" + canonical(entry.body()).encode()).hexdigest()
 
 
 def test_append_builds_a_chain_from_genesis(ledger: Ledger) -> None:
@@ -81,8 +82,8 @@ def test_checkpoints_every_n_and_on_demand(ledger: Ledger, keys: KeyStore) -> No
     ledger.append_many([{"actor": "job", "action": "tick"} for _ in range(12)])
     assert [cp.seq for cp in ledger.checkpoints()] == [5, 10]
     sealed = ledger.checkpoint()
-    assert sealed is not None and sealed.seq == 12 and sealed.entry_hash == ledger.head().entry_hash
-    assert sealed.key_id == keys.key_id()
+    assert sealed is not None and sealed.seq == 12 and sealed.head == ledger.head().entry_hash
+    assert sealed.key_id == LedgerSigner(keys.keys_dir).key_id()
     assert ledger.checkpoint() is None  # head already sealed
     for _ in range(3):
         ledger.append(actor="job", action="tick")
@@ -183,19 +184,23 @@ def test_migrations_match_the_table_definitions(ledger: Ledger) -> None:
 
 
 def test_verify_survives_key_rotation(db_url: str, tmp_path: Path) -> None:
-    old, new = KeyStore(tmp_path / "old"), KeyStore(tmp_path / "new")
-    first = Ledger.open(db_url, old, checkpoint_every=3)
-    first.append_many([{"actor": "a", "action": "b"} for _ in range(4)])
-    first.checkpoint()
-    first.close()
-    second = Ledger.open(db_url, new, checkpoint_every=3)
-    second.append_many([{"actor": "a", "action": "b"} for _ in range(3)])
-    report = second.verify()
-    assert report.ok and set(report.key_ids) == {old.key_id(), new.key_id()}
-    assert report.head_key_id == new.key_id()
-    assert second.verify(expect_key_id=new.fingerprint()).ok
-    assert not second.verify(expect_key_id=old.key_id()).ok
-    second.close()
+    signer = LedgerSigner(tmp_path / "keys")
+    ledger = Ledger.open(db_url, signer, checkpoint_every=3)
+    ledger.append_many([{"actor": "a", "action": "b"} for _ in range(4)])
+    old = signer.key_id()
+    old_print = signer.fingerprint()
+    assert ledger.rotate_key(actor="dpo", reason="annual rotation")[0] == old
+    new = signer.key_id()
+    assert new != old and (tmp_path / "keys" / f"ledger-signing.{old}.retired.pem").is_file()
+    rotation, activation = list(ledger.entries(5))
+    assert rotation.action == "ledger.key.rotated" and rotation.details["new_key_id"] == new
+    assert activation.action == "ledger.key.activated" and ledger.checkpoints()[-1].key_id == new
+    ledger.append_many([{"actor": "a", "action": "b"} for _ in range(3)])
+    report = ledger.verify()
+    assert report.ok and set(report.key_ids) == {old, new} and report.head_key_id == new
+    assert ledger.verify(expect_key_id=signer.fingerprint()).ok
+    assert not ledger.verify(expect_key_id=old_print).ok
+    ledger.close()
 
 
 def test_random_unicode_content_verifies(ledger: Ledger) -> None:
