@@ -173,8 +173,12 @@ def _under_home(settings: Settings) -> bool:
     return any(p == home or home in p.parents for p in paths)
 
 
-def prepare_home(settings: Settings) -> str | None:
+def prepare_home(settings: Settings, *, read_only: bool = False) -> str | None:
     """Check (and create, 0700) the home the platform writes into; return a one-line warning or ``None``.
+
+    ``read_only`` is for commands that only read (an auditor verifying a
+    read-only copy of the ledger): the home must exist and is never created or
+    required to be writable.
 
     Raises :class:`ConfigError` naming the home when it is a file, lies on a kernel
     pseudo-filesystem, or exists but cannot be written; a home no part of the
@@ -187,6 +191,8 @@ def prepare_home(settings: Settings) -> str | None:
         raise ConfigError(f"GOVERNANCE_HOME {home} is on a kernel pseudo-filesystem: choose a folder on disk")
     if home.exists() and not home.is_dir():
         raise ConfigError(f"GOVERNANCE_HOME {home} is a file, not a folder")
+    if read_only:
+        return home_warning(home) if home.exists() else None
     if not home.exists():
         try:
             private_folder(home)

@@ -29,14 +29,14 @@ def iso_date(text: str) -> date:
 _warned_homes: set[str] = set()
 
 
-def settings_from(_args: argparse.Namespace) -> Settings:
+def settings_from(_args: argparse.Namespace, *, read_only: bool = False) -> Settings:
     """Settings from the environment, with the home checked (and created 0700) before anything is written.
 
     A home that cannot hold the platform's files is a :class:`ConfigError`; a home
     other local users can read gets one warning line on stderr per process.
     """
     settings = Settings.from_env()
-    warning = prepare_home(settings)
+    warning = prepare_home(settings, read_only=read_only)
     if warning and str(settings.home) not in _warned_homes:
         _warned_homes.add(str(settings.home))
         print(f"governance: {warning}", file=sys.stderr)

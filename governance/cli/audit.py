@@ -104,7 +104,7 @@ def _open(args: argparse.Namespace, *, create: bool, keys: bool = False) -> Ledg
 
 
 def _witness(args: argparse.Namespace) -> object:
-    settings = settings_from(args)
+    settings = settings_from(args, read_only=True)
     url = getattr(args, "witness", None) or os.environ.get(WITNESS_ENV)
     return open_witness(url, settings.keys_dir)
 
@@ -131,7 +131,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 since = Checkpoint.from_signed(_read_json(args.since, "saved tree head"))  # type: ignore[arg-type]
             except LedgerError as error:
                 raise LedgerError(f"saved tree head {args.since}: {error}") from None
-        settings = settings_from(args)
+        settings = settings_from(args, read_only=True)
         ledger = Ledger.open(settings.ledger_url, None, read_only=True, witness=witness)
         try:
             progress = _progress("verifying ledger", None)
@@ -144,7 +144,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_head(args: argparse.Namespace) -> int:
     """Print the newest signed tree head as canonical JSON (what ``verify --since`` reads)."""
-    settings = settings_from(args)
+    settings = settings_from(args, read_only=True)
     ledger = Ledger.open(settings.ledger_url, None, read_only=True, witness=None)
     try:
         heads = ledger.checkpoints()

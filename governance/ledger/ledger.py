@@ -496,7 +496,9 @@ def _read_only_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() != "sqlite":
         return make_engine(url, create_folder=False)
     path = Path(parsed.database or "").resolve()
-    for flags in ("mode=ro", "immutable=1"):
+    if not path.is_file():  # never create it: even immutable=1 alone would make an empty file
+        raise LedgerError(f"no ledger database at {safe_url(url)}")
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
         engine = sa.create_engine(f"sqlite:///file:{path}?{flags}&uri=true", connect_args={"timeout": 30})
         try:
             with engine.connect() as conn:

@@ -43,8 +43,9 @@ def verification(settings: Settings) -> dict[str, Any]:
         return {"ok": report.ok, "summary": report.summary(), "entries": report.entries,
                 "checkpoints": report.checkpoints, "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
                 "unsealed": report.unsealed, "key_ids": list(report.key_ids), "fingerprints": dict(report.fingerprints),
-                "signed_head": ({"seq": cp.seq, "entry_hash": cp.entry_hash, "signed_at": cp.signed_at,
-                                 "key_id": cp.key_id, "signature": cp.signature} if cp else None),
+                "signed_head": ({"seq": cp.size, "size": cp.size, "root": cp.root, "entry_hash": cp.head,
+                                 "signed_at": cp.signed_at, "key_id": cp.key_id, "signature": cp.signature}
+                                if cp else None),
                 "verified_at": context.now().strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds": report.seconds}
 
     return context.cached(("verify", settings.ledger_url, head), VERIFY_SECONDS, compute)
