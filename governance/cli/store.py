@@ -12,6 +12,7 @@ action), 2 on an error such as an unreachable database.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from governance.cli._common import add_json_flag, emit, settings_from
 
@@ -45,10 +46,25 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _stores(args):
+    """The stores to inspect. Inspecting never creates: a SQLite store that is not there is an error."""
+    from sqlalchemy.engine import make_url
+
+    from governance.errors import StoreUnavailable
+    from governance.stores.mapping import load_mapping
     from governance.stores.store import CaseStore
 
     settings = settings_from(args)
     configs = [settings.store(args.store)] if args.store else list(settings.stores)
+    for config in configs:
+        load_mapping(config.mapping)  # a broken mapping is the first thing to hear about
+        try:
+            url = make_url(config.url)
+        except Exception:  # noqa: BLE001 - make_engine reports a malformed URL in one line
+            continue
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and "mode=" not in str(url.query) and not Path(url.database).is_file():
+            raise StoreUnavailable(f"store {config.name}: no database at {url.database} "
+                                   f"(seed it, or set GOVERNANCE_STORE_{config.name.upper()}_URL)")
     return [CaseStore.open(c) for c in configs]
 
 

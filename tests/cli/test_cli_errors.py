@@ -252,3 +252,11 @@ def test_database_errors_name_tables_and_columns_never_values(db_url):
     engine.dispose()
     assert "closure_date" in lines[0] and "governance store check" in lines[0]
     assert "cases" in lines[1] and "governance store check" in lines[1]
+
+
+def test_inspecting_a_store_that_is_not_there_creates_nothing(in_home, capsys, monkeypatch):
+    monkeypatch.setenv("GOVERNANCE_STORE_DEFAULT_URL", f"sqlite:///{in_home / 'elsewhere' / 'council.db'}")
+    for argv in (["store", "check"], ["store", "counts"]):
+        code, _, err = _run(argv, capsys)
+        _one_line_error(code, err, "store default: no database at", "council.db")
+    assert not (in_home / "elsewhere").exists()

@@ -188,8 +188,9 @@ def bad_environments(draw, home: Path):
     elif kind == "no_stores":
         env = {"GOVERNANCE_STORES": draw(st.sampled_from([",", " ", ", ,"]))}
     elif kind in ("store_url", "ledger_url"):
-        url = draw(st.sampled_from(["not a url", "sqlite:////proc/self/x.db", "nosuchdb://x", "postgresql+psycopg://nobody@127.0.0.1:9/none",
-                                    "sqlite:////nonexistent-root-dir/sub/x.db"]))
+        (scratch / "a-file").write_text("not a folder")
+        url = draw(st.sampled_from(["not a url", "sqlite:////proc/self/x.db", "nosuchdb://x",
+                                    "postgresql+psycopg://nobody@127.0.0.1:9/none", f"sqlite:///{scratch}/a-file/x.db"]))
         if kind == "store_url":
             env = {"GOVERNANCE_STORE_DEFAULT_URL": url}
             command = draw(st.sampled_from(STORE_COMMANDS))
