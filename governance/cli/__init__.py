@@ -17,14 +17,14 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from governance.cli import audit, quality, research, retention, sar, seed, sharing, store
+    from governance.cli import audit, handover, quality, research, retention, sar, seed, sharing, store
 
     parser = argparse.ArgumentParser(
         prog="governance",
         description="Records governance for children's services case stores.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (seed, store, audit, quality, retention, research, sar, sharing):
+    for module in (seed, store, audit, quality, retention, research, sar, sharing, handover):  # handover extends sar
         module.register(commands)
     return parser
 
