@@ -29,6 +29,7 @@ __all__ = [
     "export_and_verify_ledger",
     "export_ledger_for_run",
     "export_directory",
+    "upload_bundle",
     "SEED_ACTION",
 ]
 
@@ -188,7 +189,7 @@ def export_and_verify_ledger(settings: Settings, *, directory: Path, expect_seq:
         raise LedgerIntegrityError(
             f"ledger bundle {directory} holds {bundle.entries} entries but entry {expect_seq} was written"
         )
-    return {
+    result = {
         "entries": database.entries,
         "checkpoints": database.checkpoints,
         "head_hash": database.head_hash,
@@ -197,6 +198,23 @@ def export_and_verify_ledger(settings: Settings, *, directory: Path, expect_seq:
         "bundle_path": str(directory.resolve()),
         "bundle_uri": directory.resolve().as_uri(),
     }
+    if not settings.embedded:
+        # A deployment: the verified bundle goes to object storage; the worker's copy is scratch.
+        result["bundle_uri"] = upload_bundle(settings, directory)
+        del result["bundle_path"]
+        shutil.rmtree(directory, ignore_errors=True)
+    return result
+
+
+def upload_bundle(settings: Settings, directory: Path) -> str:
+    """Copy an exported (and verified) ledger bundle to ``ledger-exports/<folder>/``; its object URI."""
+    from governance.stores.seeding import open_objects
+
+    objects = open_objects(settings)
+    prefix = f"ledger-exports/{Path(directory).name}/"
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        objects.put(prefix + path.relative_to(directory).as_posix(), path.read_bytes())
+    return f"{objects.uri}/{prefix}"
 
 
 def export_ledger_for_run(settings: Settings, *, run_id: str, expect_seq: int | None = None) -> dict[str, Any]:
