@@ -19,11 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.config import Settings
-from governance.keyprovider import open_keys
 from governance.sar import delivery
 from governance.sar.register import RequestError
 from governance.sar.tables import disclosures
-from governance.state import state_engine
+from governance.unit import Unit
 
 __all__ = ["hand_over", "RENEW_WITHIN"]
 
@@ -32,30 +31,29 @@ RENEW_WITHIN = timedelta(days=1)  # a link about to lapse is useless to a family
 
 def hand_over(settings: Settings, request_id: str, *, at: datetime, out: Path | None = None,
               link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
-    from governance.stores.seeding import open_objects
-
-    with state_engine(settings).connect() as conn:
-        row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id)
-                           .where(disclosures.c.request_id == request_id)).first()
-    if row is None:
-        raise RequestError(f"request {request_id} has not been delivered: nothing to hand over")
-    objects = open_objects(settings)
-    manifest = json.loads(objects.get(row.manifest_key))
-    if manifest.get("package", {}).get("key_id") != row.key_id:
-        raise RequestError(f"request {request_id}: the stored manifest is not the one disclosed (key id differs)")
-    key = delivery.handed_over_key(open_keys(settings), request_id, manifest)
-    link = delivery.stored_link(objects, request_id) or {}
-    expires = datetime.fromisoformat(link["expires_at"]) if link.get("expires_at") else None
-    renewed = not link.get("url") or (expires is not None and expires - at < RENEW_WITHIN)
-    if renewed:
-        url, expires = delivery.link_for(objects, row.package_key, at, link_seconds)
-        delivery.store_link(objects, request_id, url=url, expires_at=expires, package_key_id=row.key_id)
-        with state_engine(settings).begin() as conn:
-            conn.execute(disclosures.update().where(disclosures.c.request_id == request_id)
-                         .values(url_expires_at=expires))
-    else:
-        url = link["url"]
-    files = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires, folder=out)
+    with Unit.open(settings) as unit:
+        with unit.state.connect() as conn:
+            row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id)
+                               .where(disclosures.c.request_id == request_id)).first()
+        if row is None:
+            raise RequestError(f"request {request_id} has not been delivered: nothing to hand over")
+        objects = unit.objects
+        manifest = json.loads(objects.get(row.manifest_key))
+        if manifest.get("package", {}).get("key_id") != row.key_id:
+            raise RequestError(f"request {request_id}: the stored manifest is not the one disclosed (key id differs)")
+        key = delivery.handed_over_key(unit.keys, request_id, manifest)
+        link = delivery.stored_link(objects, request_id) or {}
+        expires = datetime.fromisoformat(link["expires_at"]) if link.get("expires_at") else None
+        renewed = not link.get("url") or (expires is not None and expires - at < RENEW_WITHIN)
+        if renewed:
+            url, expires = delivery.link_for(objects, row.package_key, at, link_seconds)
+            delivery.store_link(objects, request_id, url=url, expires_at=expires, package_key_id=row.key_id)
+            with unit.state.begin() as conn:
+                conn.execute(disclosures.update().where(disclosures.c.request_id == request_id)
+                             .values(url_expires_at=expires))
+        else:
+            url = link["url"]
+        files = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires, folder=out)
     return {"request_id": request_id, "key_id": row.key_id, "link_renewed": renewed,
             "url_expires_at": expires.isoformat() if expires else None, "package_uri": f"{objects.uri}/{row.package_key}",
             **files}
