@@ -43,8 +43,9 @@ def studies_folder(settings: Settings) -> Path:
     """Specification files registered on every run: ``<home>/research/studies/*.toml|*.json``.
 
     On a distributed Airflow a worker's home is its own: specs there are seen by
-    that worker only. The shared place is object storage, ``research/studies/``
-    (:func:`specs_in_objects`); the folder stays for the embedded default.
+    that worker only. A deployment (a key provider configured) also reads the
+    shared place, object storage ``research/studies/`` (:func:`specs_in_objects`);
+    the embedded default reads the folder only.
     """
     return settings.home / "research" / "studies"
 
@@ -84,7 +85,8 @@ def plan(settings: Settings, *, as_of: str | date, actor: str, register_demo: bo
     folder = studies_folder(settings)
     if folder.is_dir():
         specs += [load_spec(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in (".toml", ".json")]
-    specs += specs_in_objects(settings)
+    if not settings.embedded:  # a deployment: the specs every worker shares are in object storage
+        specs += specs_in_objects(settings)
     if register_demo:
         specs.append(parse_spec(demo_spec(settings.stores[0].name), source="demo"))
     changed = [r["study_id"] for r in (register_study(settings, s, actor=actor, as_of=day) for s in specs) if r["changed"]]
