@@ -17,7 +17,17 @@ Environment variables:
 ``GOVERNANCE_S3_ENDPOINT_URL``      S3-compatible endpoint (MinIO, moto); unset means AWS
 ``GOVERNANCE_KEYS_DIR``             key files, created 0700/0600 (default ``<home>/keys``)
 ``GOVERNANCE_STATE_URL``            platform state tables: holds, quarantine, requests, studies,
-                                    findings, batches (default: the ledger's database)
+                                    findings, batches, wrapped data keys (default: the ledger's database)
+``GOVERNANCE_KEY_PROVIDER``         who holds the master key that wraps data keys (docs/deploy.md):
+                                    unset = the embedded default (a key file made on first use);
+                                    ``local`` (a mounted folder), ``env`` (``GOVERNANCE_MASTER_KEY``),
+                                    ``airflow`` (a connection, in Airflow tasks), ``aws-kms``
+``GOVERNANCE_KMS_KEY_ID``           the KMS key (id, ARN or alias) for ``aws-kms``
+``GOVERNANCE_KMS_ENDPOINT_URL``     KMS-compatible endpoint; unset means AWS
+
+Once a key provider is configured the installation is a deployment, not the
+embedded default: ``GOVERNANCE_HOME`` must then be set (nothing is written under
+whatever folder a worker happens to start in) and no key is created implicitly.
 
 Everything the platform writes under its home is private to the user running it:
 folders 0700, files 0600 (:data:`PRIVATE_UMASK` at every entry point, and an
@@ -35,7 +45,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from governance.errors import ConfigError
 
@@ -82,6 +92,16 @@ class Settings:
     s3_endpoint_url: str | None = None
     state_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    key_provider: str | None = None  # None: the embedded default (governance.keyprovider)
+    kms_key_id: str | None = None
+    kms_endpoint_url: str | None = None
+    # For key_provider="airflow": reads a secret by name (plugins/ passes it; governance/ never imports airflow).
+    key_lookup: Callable[[str], str | None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def embedded(self) -> bool:
+        """The single-machine default: keys may be created on first use."""
+        return self.key_provider is None
 
     @property
     def state_database_url(self) -> str:
@@ -100,6 +120,10 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> "Settings":
         env = os.environ if env is None else env
         base = Path(cwd) if cwd is not None else Path.cwd()
+        provider = (env.get("GOVERNANCE_KEY_PROVIDER") or "").strip().lower() or None
+        if provider is not None and not env.get("GOVERNANCE_HOME"):
+            raise ConfigError(f"GOVERNANCE_HOME is not set: with GOVERNANCE_KEY_PROVIDER={provider} the platform "
+                              "will not write under the current folder")
         home = (base / env.get("GOVERNANCE_HOME", "var")).resolve()
         names = [n.strip() for n in env.get("GOVERNANCE_STORES", "default").split(",") if n.strip()]
         stores = tuple(
@@ -118,6 +142,9 @@ class Settings:
             keys_dir=Path(env.get("GOVERNANCE_KEYS_DIR", str(home / "keys"))).resolve(),
             s3_endpoint_url=env.get("GOVERNANCE_S3_ENDPOINT_URL") or None,
             state_url=env.get("GOVERNANCE_STATE_URL") or None,
+            key_provider=provider,
+            kms_key_id=env.get("GOVERNANCE_KMS_KEY_ID") or None,
+            kms_endpoint_url=env.get("GOVERNANCE_KMS_ENDPOINT_URL") or None,
         )
 
     def store(self, name: str = "default") -> StoreConfig:

@@ -42,9 +42,10 @@ TABLE_MODULES = (
     "governance.sar.tables",
     "governance.research.tables",
     "governance.sharing.tables",
+    "governance.keyprovider.tables",
 )
 VERSION_TABLE = "state_alembic_version"
-HEAD_REVISION = "0002_retention_safety"
+HEAD_REVISION = "0005_shared_keys"
 MIGRATIONS_DIR = Path(__file__).with_name("state_migrations")
 
 # pg_advisory_xact_lock key: "state" in ASCII (the ledger's keys spell "ledger").

@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "research",
     "sar",
     "sharing",
+    "handover",  # extends sar (hand-over, open) and keys (data keys)
 )
 DEBUG_ENV = "GOVERNANCE_DEBUG"
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE

@@ -1,11 +1,14 @@
-"""``governance keys``: the ledger's signing key, created and rotated only on purpose.
+"""``governance keys``: the platform's keys, created and rotated only on purpose.
 
 ``init`` makes the signing key of a brand-new ledger and registers it (for an
 existing ledger it only confirms the key in the folder is the ledger's own: it
-never replaces a lost key). ``rotate`` records a rotation in the ledger: an
+never replaces a lost key), then the shared data keys every host uses (tombstone
+and research master keys: :mod:`governance.keyprovider`), each once per
+deployment, wrapped under the key provider's master key in the state database. ``rotate`` records a rotation in the ledger: an
 entry ``ledger.key.rotated`` and a tree head listing the new key, signed by the
 old one; the old key file is kept as ``ledger-signing.<key_id>.retired.pem``.
-``show`` prints the key id and fingerprint to publish.
+``show`` prints the signing key's id and fingerprint to publish, and names the
+key provider, its master key and which shared data keys exist (ids only).
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ __all__ = ["register", "cmd_init", "cmd_rotate", "cmd_show"]
 
 def register(subparsers: Any) -> None:
     """Add ``keys`` and its sub-commands to the top-level parser."""
-    keys = subparsers.add_parser("keys", help="the ledger signing key: init, rotate, show",
-                                 description="The audit ledger's Ed25519 signing key.")
+    keys = subparsers.add_parser("keys", help="the ledger signing key and the shared data keys: init, rotate, show",
+                                 description="The audit ledger's Ed25519 signing key and the data keys every host "
+                                             "shares.")
     commands = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
-    init = commands.add_parser("init", help="create and register the signing key of a new ledger")
+    init = commands.add_parser("init", help="create the signing key of a new ledger and the shared data keys")
     add_json_flag(init)
     init.set_defaults(handler=cmd_init)
     rotate = commands.add_parser("rotate", help="replace the signing key, recording the rotation in the ledger")
@@ -32,7 +36,7 @@ def register(subparsers: Any) -> None:
     rotate.add_argument("--reason", help="why (recorded)")
     add_json_flag(rotate)
     rotate.set_defaults(handler=cmd_rotate)
-    show = commands.add_parser("show", help="print the signing key's id and fingerprint")
+    show = commands.add_parser("show", help="the signing key's id and fingerprint; the key provider (ids only)")
     add_json_flag(show)
     show.set_defaults(handler=cmd_show)
 
@@ -42,14 +46,19 @@ def _result(signer: LedgerSigner, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from governance.keyprovider import init_keys
+
     settings = settings_from(args)
     signer = LedgerSigner(settings.keys_dir)
     existed = signer.exists()
     with Ledger.open(settings.ledger_url, signer) as ledger:
         ledger.init_key()
-    emit(args, _result(signer, created=not existed),
+    data = init_keys(settings)
+    emit(args, _result(signer, created=not existed, data_keys=data),
          lambda r: f"{'created' if r['created'] else 'found'} ledger signing key {r['key_id']} "
-                   f"(fingerprint {r['fingerprint']}); publish the fingerprint for auditors")
+                   f"(fingerprint {r['fingerprint']}); publish the fingerprint for auditors\n"
+                   f"key provider {r['data_keys']['provider']} (master key {r['data_keys']['master_key_id']}): "
+                   f"made {', '.join(r['data_keys']['created']) or 'nothing (all present)'}")
     return 0
 
 
@@ -65,6 +74,15 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    signer = LedgerSigner(settings_from(args).keys_dir)
-    emit(args, _result(signer), lambda r: f"ledger signing key {r['key_id']} fingerprint {r['fingerprint']}")
+    from governance.keyprovider import SHARED_KEY_NAMES, open_keys
+
+    settings = settings_from(args)
+    signer = LedgerSigner(settings.keys_dir)
+    keys = open_keys(settings)
+    provider = {"provider": keys.provider.name, "master_key_id": keys.provider.master_key_id,
+                "embedded_default": keys.implicit, "shared_keys": {n: keys.has(n) for n in SHARED_KEY_NAMES}}
+    emit(args, _result(signer, **provider),
+         lambda r: f"ledger signing key {r['key_id']} fingerprint {r['fingerprint']}\n"
+                   f"key provider {r['provider']} (master key {r['master_key_id']}); shared data keys: "
+                   + ", ".join(f"{n} {'present' if ok else 'MISSING'}" for n, ok in r["shared_keys"].items()))
     return 0

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 
 from governance.config import Settings
 from governance.errors import LedgerIntegrityError
-from governance.keys import KeyStore
 from governance.ledger import Ledger
+from governance.unit import Unit
 
 __all__ = [
     "seed_stores",
@@ -29,13 +29,12 @@ __all__ = [
     "export_and_verify_ledger",
     "export_ledger_for_run",
     "export_directory",
+    "upload_bundle",
     "SEED_ACTION",
 ]
 
 #: Ledger action for "synthetic data was loaded into a store".
 SEED_ACTION = "store.seeded"
-#: How far back from the head :func:`record_seed` looks for its own earlier try.
-_RETRY_WINDOW = 200
 _UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]+")
 # Text a seeding result may carry into XCom: names and URIs, never record content.
 _TEXT_KEYS = frozenset({"store", "manifest_uri", "as_of"})
@@ -87,7 +86,7 @@ def seed_stores(settings: Settings, *, families: int, seed: int) -> dict[str, An
 
 
 def _open_ledger(settings: Settings) -> Ledger:
-    return Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    return Unit.open(settings).ledger  # closed by the caller
 
 
 def record_event(
@@ -101,30 +100,17 @@ def record_event(
     store: str | None = None,
 ) -> dict[str, Any]:
     """Append one ledger entry; returns ``{"seq", "entry_hash"}``."""
-    ledger = _open_ledger(settings)
-    try:
-        entry = ledger.append(actor=actor, action=action, reason=reason, store=store, counts=counts, details=details)
-    finally:
-        ledger.close()
+    with Unit.open(settings) as unit:
+        entry = unit.ledger.append(actor=actor, action=action, reason=reason, store=store, counts=counts,
+                                   details=details)
     return {"seq": entry.seq, "entry_hash": entry.entry_hash}
-
-
-def _earlier_try(ledger: Ledger, *, action: str, run_id: str) -> dict[str, Any] | None:
-    """The entry a previous try of this run appended, if it is among the newest entries."""
-    head = ledger.head()
-    if head is None:
-        return None
-    for entry in ledger.entries(start=max(1, head.seq - _RETRY_WINDOW + 1)):
-        if entry.action == action and entry.details.get("run_id") == run_id:
-            return {"seq": entry.seq, "entry_hash": entry.entry_hash}
-    return None
 
 
 def record_seed(settings: Settings, *, seeded: Mapping[str, Any], actor: str, run_id: str) -> dict[str, Any]:
     """Record a :func:`seed_stores` result in the ledger, once per run.
 
     ``run_id`` goes in the entry's details; a retry of the same run finds that
-    entry and returns it instead of appending a duplicate.
+    entry (:meth:`Work.append_once`) and returns it instead of appending a duplicate.
     """
     stores: Mapping[str, Mapping[str, Any]] = seeded.get("stores", {})
     details: dict[str, Any] = {
@@ -137,22 +123,16 @@ def record_seed(settings: Settings, *, seeded: Mapping[str, Any], actor: str, ru
     for name, summary in sorted(stores.items()):
         if summary.get("manifest_uri"):
             details[f"manifest_uri.{name}"] = summary["manifest_uri"]
-    ledger = _open_ledger(settings)
-    try:
-        earlier = _earlier_try(ledger, action=SEED_ACTION, run_id=run_id)
-        if earlier is not None:
-            return {**earlier, "already_recorded": True}
-        entry = ledger.append(
-            actor=actor,
-            action=SEED_ACTION,
-            reason="synthetic reference data loaded for platform checks",
-            store=next(iter(stores)) if len(stores) == 1 else None,
-            counts={k: int(v) for k, v in seeded.get("totals", {}).items()},
-            details=details,
-        )
-    finally:
-        ledger.close()
-    return {"seq": entry.seq, "entry_hash": entry.entry_hash, "already_recorded": False}
+    key = f"seed:{run_id}"
+    with Unit.open(settings) as unit:
+        earlier = unit.find_once(SEED_ACTION, key)
+        with unit.transaction() as work:
+            work.append_once(key=key, actor=actor, action=SEED_ACTION,
+                             reason="synthetic reference data loaded for platform checks",
+                             store=next(iter(stores)) if len(stores) == 1 else None,
+                             counts={k: int(v) for k, v in seeded.get("totals", {}).items()}, details=details)
+        entry = next(unit.ledger.entries(start=work.seqs[key], stop=work.seqs[key] + 1))
+    return {"seq": entry.seq, "entry_hash": entry.entry_hash, "already_recorded": earlier is not None}
 
 
 def export_directory(settings: Settings, run_id: str) -> Path:
@@ -188,7 +168,7 @@ def export_and_verify_ledger(settings: Settings, *, directory: Path, expect_seq:
         raise LedgerIntegrityError(
             f"ledger bundle {directory} holds {bundle.entries} entries but entry {expect_seq} was written"
         )
-    return {
+    result = {
         "entries": database.entries,
         "checkpoints": database.checkpoints,
         "head_hash": database.head_hash,
@@ -197,6 +177,23 @@ def export_and_verify_ledger(settings: Settings, *, directory: Path, expect_seq:
         "bundle_path": str(directory.resolve()),
         "bundle_uri": directory.resolve().as_uri(),
     }
+    if not settings.embedded:
+        # A deployment: the verified bundle goes to object storage; the worker's copy is scratch.
+        result["bundle_uri"] = upload_bundle(settings, directory)
+        del result["bundle_path"]
+        shutil.rmtree(directory, ignore_errors=True)
+    return result
+
+
+def upload_bundle(settings: Settings, directory: Path) -> str:
+    """Copy an exported (and verified) ledger bundle to ``ledger-exports/<folder>/``; its object URI."""
+    from governance.stores.seeding import open_objects
+
+    objects = open_objects(settings)
+    prefix = f"ledger-exports/{Path(directory).name}/"
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        objects.put(prefix + path.relative_to(directory).as_posix(), path.read_bytes())
+    return f"{objects.uri}/{prefix}"
 
 
 def export_ledger_for_run(settings: Settings, *, run_id: str, expect_seq: int | None = None) -> dict[str, Any]:

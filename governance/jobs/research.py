@@ -36,9 +36,41 @@ def parse_as_of(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+STUDIES_PREFIX = "research/studies/"
+
+
 def studies_folder(settings: Settings) -> Path:
-    """Specification files registered on every run: ``<home>/research/studies/*.toml|*.json``."""
+    """Specification files registered on every run: ``<home>/research/studies/*.toml|*.json``.
+
+    On a distributed Airflow a worker's home is its own: specs there are seen by
+    that worker only. A deployment (a key provider configured) also reads the
+    shared place, object storage ``research/studies/`` (:func:`specs_in_objects`);
+    the embedded default reads the folder only.
+    """
     return settings.home / "research" / "studies"
+
+
+def specs_in_objects(settings: Settings) -> list:
+    """Study specs kept in object storage under ``research/studies/`` (TOML or JSON), in key order."""
+    import json
+    import tomllib
+
+    from governance.research.spec import SpecError, parse_spec
+    from governance.stores.seeding import open_objects
+
+    objects = open_objects(settings)
+    specs = []
+    for key in sorted(objects.list(STUDIES_PREFIX)):
+        suffix = Path(key).suffix.lower()
+        if suffix not in (".toml", ".json"):
+            continue
+        try:
+            text = objects.get(key).decode("utf-8")
+            data = json.loads(text) if suffix == ".json" else tomllib.loads(text)
+        except (UnicodeDecodeError, ValueError, tomllib.TOMLDecodeError) as exc:
+            raise SpecError(f"study spec {key}: not valid {suffix.lstrip('.')} ({type(exc).__name__})") from None
+        specs.append(parse_spec(data, source=key))
+    return specs
 
 
 def plan(settings: Settings, *, as_of: str | date, actor: str, register_demo: bool = False) -> dict[str, Any]:
@@ -53,6 +85,8 @@ def plan(settings: Settings, *, as_of: str | date, actor: str, register_demo: bo
     folder = studies_folder(settings)
     if folder.is_dir():
         specs += [load_spec(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in (".toml", ".json")]
+    if not settings.embedded:  # a deployment: the specs every worker shares are in object storage
+        specs += specs_in_objects(settings)
     if register_demo:
         specs.append(parse_spec(demo_spec(settings.stores[0].name), source="demo"))
     changed = [r["study_id"] for r in (register_study(settings, s, actor=actor, as_of=day) for s in specs) if r["changed"]]

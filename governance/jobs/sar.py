@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.config import Settings
+from governance.keyprovider import open_keys
 from governance.keys import KeyStore
 from governance.ledger import Ledger
 from governance.sar import delivery, process, register, review
@@ -195,7 +196,7 @@ def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[st
     counts = {"records": sum(ws.discovery.counts().values()), "withheld_in_full": summary["records"]["withheld_in_full"],
               "redactions": sum(summary["by_code"].values()),
               **{f"code.{k}": v for k, v in summary["by_code"].items()}}
-    key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
+    key = delivery.new_bundle_key(open_keys(settings), request_id)
     package = delivery.make_package(document, key, counts, pack["pack_hash"])
     stored = delivery.store_package(open_objects(settings), package)
     return {"request_id": request_id, **stored, "key_id": package.key_id, "files": package.files, "counts": counts,
@@ -225,8 +226,11 @@ def deliver_bundle(settings: Settings, request_id: str, *, as_of: date, actor: s
         package = manifest["package"]
         at = _now()
         url, expires = delivery.link_for(objects, prefix + "bundle.enc", at, link_seconds)
-        key = delivery.bundle_key(KeyStore(settings.keys_dir), request_id)
-        handover = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires)
+        key = delivery.handed_over_key(open_keys(settings), request_id, manifest)  # a mismatch fails the run
+        handover = {"handover_uri": f"{objects.uri}/"
+                    + delivery.store_link(objects, request_id, url=url, expires_at=expires, package_key_id=package["key_id"])}
+        if settings.embedded:  # one machine: the files can be written here; a deployment uses `governance sar handover`
+            handover.update(delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires))
         counts = {k: int(v) for k, v in manifest.get("counts", {}).items()}
         case_ids = process.recorded_case_ids(conn, request_id)
         seq = _record(settings, ledger, conn, tag=f"disclosed:{request_id}", request_id=request_id, actor=actor,

@@ -9,14 +9,16 @@ Azure Key Vault) fits the same three calls:
 - ``unwrap(blob) -> key``: decrypt it, or :class:`KeyDestroyed` once destroyed;
 - ``destroy(key_id)``: crypto-shred: nothing wrapped under that id opens again.
 
-:class:`LocalKeyManager` is the embedded default: AES-256-GCM under the master
-key ``KeyStore(keys_dir).data_key("research-master")``, with the key id as
-associated data (a blob cannot be relabelled). ``destroy`` records the id in a
-0600 deny list beside the keys, so a wrapped key restored from a database
-backup still does not open here. Honest limit: someone holding both an old
-database backup *and* a copy of the master key file could unwrap a destroyed
-study key; with a cloud KMS, map each study to its own KMS key and schedule its
-deletion, which closes that gap (docs/research.md).
+:class:`LocalKeyManager` is the default: AES-256-GCM under the research master
+key, one shared data key (``research-master``) kept wrapped by the deployment's
+key provider in the state database (:mod:`governance.keyprovider`), so a study
+built on one worker ends on any other. The key id is the associated data (a blob
+cannot be relabelled). ``destroy`` records the id among the destroyed keys in the
+state database, so a wrapped key restored from a database backup still does not
+open. Honest limit: someone holding an old database backup from before the
+destruction *and* the provider's master key could unwrap a destroyed study key;
+with a cloud KMS, map each study to its own KMS key and schedule its deletion,
+which closes that gap (docs/research.md).
 """
 
 from __future__ import annotations
@@ -24,9 +26,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import threading
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Callable
 
 from cryptography.exceptions import InvalidTag
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from governance.config import Settings
 from governance.errors import ConfigError, KeyMaterialError
-from governance.keys import KeyStore
+from governance.keyprovider import SharedKeys, open_keys
 from governance.research.errors import KeyDestroyed
 
 __all__ = ["KeyManager", "LocalKeyManager", "open_kms", "register_kms", "MASTER_KEY_NAME"]
@@ -44,7 +44,7 @@ _MAGIC = b"GVK1"
 _ID_BYTES = 16
 _NONCE = 12
 _KEY_ID = re.compile(r"^rk-[0-9a-f]{32}$")
-_DENY_FILE = "research-destroyed-keys"
+_DESTROYED = "research-study:{}"  # a destroyed study key's name among the shared keys
 
 
 class KeyManager(ABC):
@@ -74,13 +74,12 @@ class LocalKeyManager(KeyManager):
 
     name = "local"
 
-    def __init__(self, keys_dir: Path) -> None:
-        self._keys = KeyStore(Path(keys_dir))
-        self._deny = Path(keys_dir) / _DENY_FILE
-        self._lock = threading.Lock()
+    def __init__(self, keys: SharedKeys, conn=None) -> None:
+        self._keys = keys
+        self._conn = conn  # the caller's state transaction, if any
 
     def _aead(self) -> AESGCM:
-        return AESGCM(self._keys.data_key(MASTER_KEY_NAME))
+        return AESGCM(self._keys.data_key(MASTER_KEY_NAME, conn=self._conn))
 
     def wrap(self, key: bytes) -> bytes:
         if not isinstance(key, (bytes, bytearray)) or len(key) != 32:
@@ -95,7 +94,7 @@ class LocalKeyManager(KeyManager):
 
     def unwrap(self, blob: bytes) -> bytes:
         key_id = self.key_id(blob)
-        if key_id in self._destroyed():
+        if self._keys.is_destroyed(_DESTROYED.format(key_id), conn=self._conn):
             raise KeyDestroyed(f"key {key_id} was destroyed")
         head = 4 + _ID_BYTES
         try:
@@ -106,27 +105,11 @@ class LocalKeyManager(KeyManager):
     def destroy(self, key_id: str) -> None:
         if not _KEY_ID.match(str(key_id)):
             raise KeyMaterialError("key id is malformed")
-        with self._lock:
-            if key_id in self._destroyed():
-                return
-            self._deny.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self._deny, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, f"{key_id}\n".encode("ascii"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def _destroyed(self) -> set[str]:
-        try:
-            return set(self._deny.read_text("ascii").split())
-        except FileNotFoundError:
-            return set()
-        except OSError as exc:
-            raise KeyMaterialError(f"cannot read {self._deny} ({type(exc).__name__})") from None
+        self._keys.destroy_data_key(_DESTROYED.format(key_id), conn=self._conn)  # records the id; idempotent
 
 
-_REGISTRY: dict[str, Callable[[Settings], KeyManager]] = {"local": lambda s: LocalKeyManager(s.keys_dir)}
+_REGISTRY: dict[str, Callable[[Settings], KeyManager]] = {
+    "local": lambda s, conn=None: LocalKeyManager(open_keys(s), conn)}
 
 
 def register_kms(name: str, factory: Callable[[Settings], KeyManager]) -> None:
@@ -134,10 +117,10 @@ def register_kms(name: str, factory: Callable[[Settings], KeyManager]) -> None:
     _REGISTRY[name] = factory
 
 
-def open_kms(settings: Settings, name: str = "local") -> KeyManager:
+def open_kms(settings: Settings, name: str = "local", conn=None) -> KeyManager:
     """The key manager registered as ``name``; each wrapped key records the name it was wrapped by."""
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ConfigError(f"no research key manager named {name!r} (known: {', '.join(_REGISTRY)})") from None
-    return factory(settings)
+    return factory(settings, conn=conn) if conn is not None else factory(settings)

@@ -64,7 +64,7 @@ def ensure_study_key(conn: sa.Connection, settings: Settings, study_id: str, as_
         raise KeyDestroyed(f"study {study_id}: key {row.key_id} was destroyed on {row.key_destroyed_on}")
     if row.key_id is not None:
         return load_study_key(conn, settings, study_id)
-    manager = open_kms(settings, kms)
+    manager = open_kms(settings, kms, conn)
     study_key = os.urandom(32)
     blob = manager.wrap(study_key)
     key_id = manager.key_id(blob)
@@ -80,7 +80,7 @@ def load_study_key(conn: sa.Connection, settings: Settings, study_id: str) -> St
                        .where(t.keys.c.study_id == study_id)).first()
     if row is None:
         raise KeyDestroyed(f"study {study_id}: no key (never created, or destroyed)")
-    return derive(row.key_id, open_kms(settings, row.kms).unwrap(row.wrapped))
+    return derive(row.key_id, open_kms(settings, row.kms, conn).unwrap(row.wrapped))
 
 
 def destroy_study_key(conn: sa.Connection, settings: Settings, study_id: str, as_of: date) -> str | None:
@@ -91,7 +91,7 @@ def destroy_study_key(conn: sa.Connection, settings: Settings, study_id: str, as
     study = conn.execute(sa.select(t.studies.c.key_id).where(t.studies.c.study_id == study_id)).one()
     row = conn.execute(sa.select(t.keys.c.key_id, t.keys.c.kms).where(t.keys.c.study_id == study_id)).first()
     if row is not None:
-        open_kms(settings, row.kms).destroy(row.key_id)
+        open_kms(settings, row.kms, conn).destroy(row.key_id)
         conn.execute(t.keys.delete().where(t.keys.c.study_id == study_id))
     if study.key_id is not None:
         conn.execute(t.studies.update().where(t.studies.c.study_id == study_id, t.studies.c.key_destroyed_on.is_(None))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from governance.config import Settings
+from governance.keyprovider import SharedKeys, open_keys
 from governance.keys import KeyStore
 from governance.ledger import Ledger
 from governance.retention.schedule import Schedule, load_schedule
@@ -25,19 +26,18 @@ class RetentionContext:
     ledger: Ledger
     objects: ObjectStore
     schedule: Schedule
-    keys: KeyStore
+    keys: SharedKeys  # data keys shared by every host (tombstones, SAR bundle keys)
     settings: Settings | None = None  # for the capabilities whose copies a destruction chases
 
     @classmethod
     def open(cls, settings: Settings, store_name: str = "default", *, schedule: Schedule | None = None) -> "RetentionContext":
-        keys = KeyStore(settings.keys_dir)
         return cls(
             store=CaseStore.open(settings.store(store_name)),
             state=state_engine(settings),
-            ledger=Ledger.open(settings.ledger_url, keys),
+            ledger=Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir)),
             objects=open_objects(settings),
             schedule=schedule or load_schedule(),
-            keys=keys,
+            keys=open_keys(settings),
             settings=settings,
         )
 

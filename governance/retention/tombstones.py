@@ -4,6 +4,10 @@ When a backup is restored, destroyed cases come back. A tombstone is the
 HMAC-SHA256 of ``entity:identifier`` under a key only the platform holds, so the
 tombstone table reveals nothing about who was destroyed, yet a later sweep can
 recognise a returning case and destroy it again (rule ``tombstone``).
+
+The key is one shared data key (:mod:`governance.keyprovider.shared`), so every
+host computes the same tokens: a plan on the admin host recognises tombstones a
+worker wrote. ``governance keys init`` makes it once in a deployment.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from governance.db import one_of, values_of
-from governance.keys import KeyStore
+from governance.keyprovider import SharedKeys
 from governance.retention import tables
 from governance.stores.store import CaseStore
 
@@ -25,7 +29,7 @@ __all__ = ["tombstone_key", "token", "add_tombstones", "resurrected_among", "KEY
 KEY_NAME = "retention-tombstones"
 
 
-def tombstone_key(keys: KeyStore) -> bytes:
+def tombstone_key(keys: SharedKeys) -> bytes:
     return keys.data_key(KEY_NAME)
 
 

@@ -3,13 +3,22 @@
 Files in the package: ``bundle.pdf`` (for people), ``bundle.json`` (the same
 content, machine-readable), ``README.txt`` and ``manifest.json`` (SHA-256 of
 every other file). The package is encrypted with the request's own AES-256
-key (a data key in the platform's key folder, so a retried task makes the same
-key) and stored as ``sar/<request id>/bundle.enc`` with the manifest beside it
-in clear (hashes only) for checking without the key.
+key and stored as ``sar/<request id>/bundle.enc`` with the manifest beside it in
+clear (hashes only) for checking without the key.
 
-Handover: the key (hex) and the link are written to two separate 0600 files
-under ``<home>/sar/handover/<request id>/``, to be sent by two different
-channels. Neither is ever logged or returned to Airflow: only their paths are.
+The key is made once, when the bundle is built, and kept wrapped by the key
+provider in the state database (:mod:`governance.keyprovider`), so the worker
+that delivers reads the very key the building worker sealed with; delivery
+checks the key's id against the manifest's and refuses a mismatch. The link and
+its expiry are kept as ``sar/<request id>/handover.json`` in object storage (no
+key in it) and the expiry in ``sar_disclosures``: ``governance sar handover ID``
+then writes the two hand-over files on whichever machine it runs.
+
+Handover files: the key (hex) and the link, two separate 0600 files, to be sent
+by two different channels. Neither is ever logged or returned to Airflow: only
+their paths are. In the embedded default (one machine) delivery writes them under
+``<home>/sar/handover/<request id>/`` itself; a deployment writes nothing on a
+worker's disk.
 """
 
 from __future__ import annotations
@@ -22,14 +31,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from governance.keys import KeyStore
+from governance.errors import KeyMaterialError
+from governance.keyprovider import SharedKeys
 from governance.sar.naming import bundle_key_name, handover_dir
 from governance.sar.package import encrypt, key_id, manifest_for, zip_files
 from governance.sar.pdf import render_pdf
 from governance.storage import ObjectStore
 
 __all__ = ["Package", "make_package", "store_package", "write_handover", "handover_dir", "bundle_key", "bundle_key_name", "link_for",
-           "disclosure_row", "DEFAULT_LINK_SECONDS"]
+           "disclosure_row", "DEFAULT_LINK_SECONDS", "new_bundle_key", "handed_over_key", "store_link", "stored_link",
+           "HANDOVER_OBJECT"]
 
 DEFAULT_LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 _README = """Subject access request {request_id}
@@ -51,8 +62,27 @@ class Package:
     files: dict[str, int]  # name -> bytes, for counts
 
 
-def bundle_key(keys: KeyStore, request_id: str) -> bytes:
+HANDOVER_OBJECT = "handover.json"
+
+
+def new_bundle_key(keys: SharedKeys, request_id: str) -> bytes:
+    """The request's key, made (once: a retried build gets the same key) when its bundle is built."""
+    return keys.create(bundle_key_name(request_id))
+
+
+def bundle_key(keys: SharedKeys, request_id: str) -> bytes:
+    """The request's key as stored; an error if the bundle was never built (or the key was shredded)."""
     return keys.data_key(bundle_key_name(request_id))
+
+
+def handed_over_key(keys: SharedKeys, request_id: str, manifest: dict[str, Any]) -> bytes:
+    """The key to hand over, checked against the id the sealed bundle's manifest records."""
+    key = bundle_key(keys, request_id)
+    expected = manifest.get("package", {}).get("key_id")
+    if key_id(key) != expected:
+        raise KeyMaterialError(f"request {request_id}: the stored key (id {key_id(key)}) is not the key that sealed "
+                               f"the bundle (manifest key id {expected}); nothing was handed over")
+    return key
 
 
 def make_package(document: dict[str, Any], key: bytes, counts: dict[str, Any] | None = None,
@@ -95,14 +125,28 @@ def _private_write(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def write_handover(home: Path, request_id: str, *, key: bytes, url: str, expires_at: datetime | None) -> dict[str, str]:
-    """Two 0600 files, to go to the requester by two different channels."""
-    folder = handover_dir(home, request_id)
+def write_handover(home: Path, request_id: str, *, key: bytes, url: str, expires_at: datetime | None,
+                   folder: Path | None = None) -> dict[str, str]:
+    """Two 0600 files, to go to the requester by two different channels (in ``folder`` if given)."""
+    folder = Path(folder) if folder is not None else handover_dir(home, request_id)
     key_file, link_file = folder / "key.txt", folder / "link.txt"
     _private_write(key_file, f"Key for subject access request {request_id} (AES-256-GCM, hex):\n{key.hex()}\n")
     expiry = f"expires {expires_at.isoformat()}" if expires_at else "does not expire (local storage)"
     _private_write(link_file, f"Encrypted records for subject access request {request_id} ({expiry}):\n{url}\n")
     return {"key_file": str(key_file), "link_file": str(link_file)}
+
+
+def store_link(objects: ObjectStore, request_id: str, *, url: str, expires_at: datetime | None,
+               package_key_id: str) -> str:
+    """Keep the link and its expiry beside the bundle (no key), for a hand-over from any machine."""
+    record = {"request_id": request_id, "url": url, "expires_at": expires_at.isoformat() if expires_at else None,
+              "key_id": package_key_id}
+    return objects.put(f"sar/{request_id}/{HANDOVER_OBJECT}", json.dumps(record, sort_keys=True).encode()).key
+
+
+def stored_link(objects: ObjectStore, request_id: str) -> dict[str, Any] | None:
+    key = f"sar/{request_id}/{HANDOVER_OBJECT}"
+    return json.loads(objects.get(key)) if objects.exists(key) else None
 
 
 def link_for(objects: ObjectStore, key: str, at: datetime, seconds: int = DEFAULT_LINK_SECONDS) -> tuple[str, datetime | None]:

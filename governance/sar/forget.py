@@ -46,6 +46,7 @@ def forget_cases(*, state: sa.Engine, objects: Any, keys: Any, home, store: str,
     touched = []
     for request_id, package_key in found:
         removed = objects.delete_many([package_key])
+        objects.delete_many([f"sar/{request_id}/handover.json"])  # the stored link (no key in it)
         destroyed = keys.destroy_data_key(bundle_key_name(request_id))
         folder = handover_dir(home, request_id)
         if folder.exists():

@@ -10,6 +10,13 @@ connection id               what it holds
 ``governance_objects``      object storage: ``file:///abs/folder`` or
                             ``s3://bucket/prefix`` (extra ``endpoint_url`` for
                             MinIO and other S3-compatible servers)
+``governance_state``        the state database (holds, requests, studies, wrapped
+                            data keys); default ``GOVERNANCE_STATE_URL``, else
+                            the ledger's database
+``governance_master_key``   with ``GOVERNANCE_KEY_PROVIDER=airflow``: the master
+                            key (64 hex digits or base64) in the password field,
+                            from whichever secrets backend Airflow is set up with
+                            (Vault, AWS Secrets Manager, GCP Secret Manager...)
 ``case_store_<name>``       one case store's database; extra ``mapping`` is a
                             built-in mapping name (``reference``, ``homestart``)
                             or the path of a mapping TOML file
@@ -20,9 +27,13 @@ Which stores exist comes from the Airflow Variable ``governance_stores``
 else ``default``. Home and keys come from ``GOVERNANCE_HOME`` and
 ``GOVERNANCE_KEYS_DIR``.
 
-Every part whose connection is missing falls back to what
-:meth:`Settings.from_env` says for that part, so Airflow with no connections at
-all runs on the embedded default (SQLite and a folder under ``GOVERNANCE_HOME``).
+In the embedded default (no ``GOVERNANCE_KEY_PROVIDER``) every part whose
+connection is missing falls back to what :meth:`Settings.from_env` says for
+that part, so Airflow with no connections at all runs on SQLite and a folder
+under ``GOVERNANCE_HOME``. Once a key provider is configured the installation
+is a deployment: a part with neither a connection nor its ``GOVERNANCE_*``
+variable is an error naming the connection, never a silent SQLite file or
+local folder on one worker.
 
 Any of the connections may instead carry the exact URL in its extra ``url``
 (e.g. conn type ``generic``, extra ``{"url": "postgresql+psycopg://..."}``),
@@ -55,6 +66,8 @@ __all__ = [
     "GovernanceHook",
     "LEDGER_CONN_ID",
     "OBJECTS_CONN_ID",
+    "STATE_CONN_ID",
+    "MASTER_KEY_CONN_ID",
     "STORE_CONN_PREFIX",
     "STORES_VARIABLE",
     "database_url",
@@ -65,6 +78,8 @@ log = logging.getLogger(__name__)
 
 LEDGER_CONN_ID = "governance_ledger"
 OBJECTS_CONN_ID = "governance_objects"
+STATE_CONN_ID = "governance_state"
+MASTER_KEY_CONN_ID = "governance_master_key"
 STORE_CONN_PREFIX = "case_store_"
 STORES_VARIABLE = "governance_stores"
 
@@ -179,17 +194,23 @@ class GovernanceHook(BaseHook):
         home = base.home
 
         ledger_url = base.ledger_url
-        ledger = self._optional_connection(LEDGER_CONN_ID)
+        ledger = self._optional_connection(LEDGER_CONN_ID, required_env=None if base.embedded else "GOVERNANCE_LEDGER_URL")
         if ledger is not None:
             ledger_url = database_url(ledger, home=home)
 
+        state_url = base.state_url
+        state = self._optional_connection(STATE_CONN_ID)
+        if state is not None:
+            state_url = database_url(state, home=home)
+
         objects_url, endpoint = base.objects_url, base.s3_endpoint_url
-        objects = self._optional_connection(OBJECTS_CONN_ID)
+        objects = self._optional_connection(OBJECTS_CONN_ID,
+                                            required_env=None if base.embedded else "GOVERNANCE_OBJECTS_URL")
         if objects is not None:
             objects_url, conn_endpoint = objects_location(objects, home=home)
             endpoint = conn_endpoint or endpoint
 
-        stores = tuple(self._store(default, home) for default in base.stores)
+        stores = tuple(self._store(default, home, strict=not base.embedded) for default in base.stores)
         settings = Settings(
             home=home,
             stores=stores,
@@ -197,6 +218,11 @@ class GovernanceHook(BaseHook):
             objects_url=objects_url,
             keys_dir=base.keys_dir,
             s3_endpoint_url=endpoint,
+            state_url=state_url,
+            key_provider=base.key_provider,
+            kms_key_id=base.kms_key_id,
+            kms_endpoint_url=base.kms_endpoint_url,
+            key_lookup=self._secret if base.key_provider == "airflow" else None,
         )
         # URLs without passwords, store names: no record content.
         self.log.info(
@@ -218,17 +244,30 @@ class GovernanceHook(BaseHook):
             raise ConfigError(f"no case store configured (variable {STORES_VARIABLE} / GOVERNANCE_STORES is empty)")
         return names
 
-    def _store(self, default: StoreConfig, home: Path) -> StoreConfig:
-        conn = self._optional_connection(STORE_CONN_PREFIX + default.name)
+    def _store(self, default: StoreConfig, home: Path, *, strict: bool = False) -> StoreConfig:
+        env_name = f"GOVERNANCE_STORE_{default.name.upper()}_URL"
+        conn = self._optional_connection(STORE_CONN_PREFIX + default.name, required_env=env_name if strict else None)
         if conn is None:
             return default
         mapping = conn.extra_dejson.get("mapping") or default.mapping
         return StoreConfig(name=default.name, url=database_url(conn, home=home), mapping=str(mapping))
 
-    def _optional_connection(self, conn_id: str) -> ConnectionLike | None:
+    def _optional_connection(self, conn_id: str, *, required_env: str | None = None) -> ConnectionLike | None:
+        """The connection, or None; with ``required_env`` (a deployment) its absence needs that variable set."""
+        try:
+            conn = self.get_connection(conn_id)
+        except AirflowNotFoundException:
+            if required_env is not None and not self._env.get(required_env):
+                raise ConfigError(f"connection {conn_id} is not defined and {required_env} is not set: a deployment "
+                                  "(GOVERNANCE_KEY_PROVIDER set) does not fall back to a file on one worker") from None
+            return None
+        self._used.append(conn_id)
+        return conn
+
+    def _secret(self, conn_id: str) -> str | None:
+        """A secret held as a connection (password field, else extra ``key``), via Airflow's secrets backends."""
         try:
             conn = self.get_connection(conn_id)
         except AirflowNotFoundException:
             return None
-        self._used.append(conn_id)
-        return conn
+        return conn.password or conn.extra_dejson.get("key") or None

@@ -306,3 +306,56 @@ def test_failure_summary_keeps_numbers_and_names_only_governance_errors() -> Non
     assert failure_summary({"ti": _FakeTI(), "exception": ConfigError("store x misconfigured")})["error"] == (
         "ConfigError: store x misconfigured"
     )
+
+
+# -- a deployment (issue 15): state URL passed, key provider through Airflow, no silent fallback ---------
+
+
+def test_the_state_database_comes_from_its_connection_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVERNANCE_STATE_URL", "postgresql+psycopg://gov@db.example.org/state")
+    assert _settings().state_url == "postgresql+psycopg://gov@db.example.org/state"  # was dropped before
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_STATE", "postgres://gov@db2.example.org:5432/state")
+    assert _settings().state_database_url == "postgresql+psycopg://gov@db2.example.org:5432/state"
+
+
+def _deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVERNANCE_KEY_PROVIDER", "airflow")
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_LEDGER", "postgres://gov@db.example.org/ledger")
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_OBJECTS", "s3://governance-objects/prod")
+    monkeypatch.setenv("AIRFLOW_CONN_CASE_STORE_DEFAULT", "postgres://gov@db.example.org/cases")
+
+
+@pytest.mark.parametrize("missing, named", [("AIRFLOW_CONN_GOVERNANCE_LEDGER", "governance_ledger"),
+                                            ("AIRFLOW_CONN_GOVERNANCE_OBJECTS", "governance_objects"),
+                                            ("AIRFLOW_CONN_CASE_STORE_DEFAULT", "case_store_default")])
+def test_a_deployment_never_falls_back_to_a_file_on_one_worker(missing: str, named: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _deployment(monkeypatch)
+    monkeypatch.delenv(missing)
+    with pytest.raises(ConfigError, match=f"connection {named} is not defined"):
+        _settings()
+
+
+def test_a_deployment_without_governance_home_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _deployment(monkeypatch)
+    monkeypatch.delenv("GOVERNANCE_HOME")
+    with pytest.raises(ConfigError, match="GOVERNANCE_HOME is not set"):
+        _settings()
+
+
+def test_the_master_key_comes_through_airflows_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    from governance.errors import KeyMaterialError
+    from governance.keyprovider import open_provider
+
+    _deployment(monkeypatch)
+    settings = _settings()
+    with pytest.raises(KeyMaterialError, match="governance_master_key not found in Airflow's connections"):
+        open_provider(settings).wrap(os.urandom(32), "x")
+    master = os.urandom(32).hex()
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_MASTER_KEY", json.dumps({"conn_type": "generic", "password": master}))
+    provider = open_provider(_settings())
+    key = os.urandom(32)
+    assert provider.name == "airflow" and provider.unwrap(provider.wrap(key, "sar-r-1"), "sar-r-1") == key
+    from governance.keyprovider.lookup import env_provider
+    # The CLI on an admin host, given the same key as GOVERNANCE_MASTER_KEY, opens what a worker wrapped.
+    assert env_provider({"GOVERNANCE_MASTER_KEY": master}).unwrap(provider.wrap(key, "n"), "n") == key

@@ -8,10 +8,21 @@ from pathlib import Path
 import pytest
 
 from governance.errors import KeyMaterialError
+from governance.keyprovider import SharedKeys
+from governance.keyprovider.local import LocalFolderProvider
 from governance.research.errors import KeyDestroyed
 from governance.research.kms import KeyManager, LocalKeyManager
+from governance.state import ensure_schema
+from governance.db import make_engine
 
-IMPLEMENTATIONS = {"local": lambda tmp: LocalKeyManager(tmp / "keys")}
+
+def _local(tmp: Path, keys_dir: str = "keys", db: str = "state.db") -> LocalKeyManager:
+    engine = make_engine(f"sqlite:///{tmp / db}")
+    ensure_schema(engine)
+    return LocalKeyManager(SharedKeys(engine, LocalFolderProvider(tmp / keys_dir, create=True), implicit=True))
+
+
+IMPLEMENTATIONS = {"local": _local}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -49,8 +60,23 @@ def test_a_tampered_or_relabelled_blob_does_not_open(kms: KeyManager) -> None:
         kms.unwrap(bytes(relabelled))
 
 
-def test_local_blobs_need_the_same_master_key(tmp_path: Path) -> None:
-    blob = LocalKeyManager(tmp_path / "a").wrap(os.urandom(32))
+def test_local_blobs_need_the_same_state_database_and_master_key(tmp_path: Path) -> None:
+    blob = _local(tmp_path, "a", "a.db").wrap(os.urandom(32))
     with pytest.raises(KeyMaterialError, match="does not unwrap"):
-        LocalKeyManager(tmp_path / "b").unwrap(blob)
-    assert oct((tmp_path / "a" / "research-master.key").stat().st_mode & 0o777) == "0o600"
+        _local(tmp_path, "b", "b.db").unwrap(blob)
+    assert oct((tmp_path / "a" / "master.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_two_hosts_sharing_the_state_database_and_master_key_open_each_others_blobs(tmp_path: Path) -> None:
+    """Issue 15 #2: a study built on one worker ends on another (no per-host research master key)."""
+    import shutil
+
+    first = _local(tmp_path, "host-a", "shared.db")
+    key = os.urandom(32)
+    blob = first.wrap(key)
+    shutil.copytree(tmp_path / "host-a", tmp_path / "host-b")  # the same master key mounted on both hosts
+    second = _local(tmp_path, "host-b", "shared.db")
+    assert second.unwrap(blob) == key
+    second.destroy(second.key_id(blob))
+    with pytest.raises(KeyDestroyed):
+        first.unwrap(blob)  # the destruction is seen on every host

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from governance.jobs import retention as retention_jobs
 from governance.jobs import sar as sar_jobs
+from governance.keyprovider import open_keys
 from governance.keys import KeyStore
 from governance.ledger import Ledger
 from governance.sar import tables as sar_tables
@@ -45,7 +46,7 @@ def test_a_destroyed_case_takes_its_delivered_bundle_and_key_with_it(tmp_path):
             sar_tables.disclosures.c.request_id == rid)).one()
     objects = open_objects(settings)
     assert drawn and objects.versions(disclosure.package_key)
-    assert (settings.keys_dir / f"{bundle_key_name(rid)}.key").exists()
+    assert open_keys(settings).has(bundle_key_name(rid))  # the one wrapped key, in the state database
 
     proposed = retention_jobs.propose(settings, "default", as_of=LONG_AFTER, created_by="ig.alice", now=SWEPT_AT)
     retention_jobs.approve(settings, proposed["batch_id"], approved_by="ig.bob")
@@ -58,7 +59,9 @@ def test_a_destroyed_case_takes_its_delivered_bundle_and_key_with_it(tmp_path):
     assert drawn <= destroyed, "the subject's cases were due long after"
     assert objects.versions(disclosure.package_key) == []  # the bundle, every version
     assert objects.versions(disclosure.manifest_key)  # the manifest (hashes, no content) stays as evidence
-    assert not (settings.keys_dir / f"{bundle_key_name(rid)}.key").exists()  # its key: crypto-shredded
+    assert not open_keys(settings).has(bundle_key_name(rid))  # its key: crypto-shredded, for every host
+    assert open_keys(settings).is_destroyed(bundle_key_name(rid))
+    assert not objects.exists(f"sar/{rid}/handover.json")  # and the stored link
     assert not handover_dir(settings.home, rid).exists()
     assert verified["ok"] and verified["copies_checked"] == 1 and verified["copy_versions_remaining"] == 0
     ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))

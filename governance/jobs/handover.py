@@ -1,0 +1,59 @@
+"""``governance sar handover``: the key and link of a delivered request, on the machine that asks.
+
+Delivery keeps the bundle in object storage, its key wrapped in the state
+database and the link with its expiry beside the bundle; nothing stays on the
+worker that delivered. This job, run by records management wherever they sit,
+reads them back, checks the key is the one that sealed the bundle (the
+manifest's key id: a mismatch is an error and nothing is written), renews the
+link if it expires within ``RENEW_WITHIN`` and writes the two 0600 files to be
+sent by different channels. Returns paths, ids and the expiry only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from governance.config import Settings
+from governance.sar import delivery
+from governance.sar.register import RequestError
+from governance.sar.tables import disclosures
+from governance.unit import Unit
+
+__all__ = ["hand_over", "RENEW_WITHIN"]
+
+RENEW_WITHIN = timedelta(days=1)  # a link about to lapse is useless to a family reading it tomorrow
+
+
+def hand_over(settings: Settings, request_id: str, *, at: datetime, out: Path | None = None,
+              link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
+    with Unit.open(settings) as unit:
+        with unit.state.connect() as conn:
+            row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id)
+                               .where(disclosures.c.request_id == request_id)).first()
+        if row is None:
+            raise RequestError(f"request {request_id} has not been delivered: nothing to hand over")
+        objects = unit.objects
+        manifest = json.loads(objects.get(row.manifest_key))
+        if manifest.get("package", {}).get("key_id") != row.key_id:
+            raise RequestError(f"request {request_id}: the stored manifest is not the one disclosed (key id differs)")
+        key = delivery.handed_over_key(unit.keys, request_id, manifest)
+        link = delivery.stored_link(objects, request_id) or {}
+        expires = datetime.fromisoformat(link["expires_at"]) if link.get("expires_at") else None
+        renewed = not link.get("url") or (expires is not None and expires - at < RENEW_WITHIN)
+        if renewed:
+            url, expires = delivery.link_for(objects, row.package_key, at, link_seconds)
+            delivery.store_link(objects, request_id, url=url, expires_at=expires, package_key_id=row.key_id)
+            with unit.state.begin() as conn:
+                conn.execute(disclosures.update().where(disclosures.c.request_id == request_id)
+                             .values(url_expires_at=expires))
+        else:
+            url = link["url"]
+        files = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires, folder=out)
+    return {"request_id": request_id, "key_id": row.key_id, "link_renewed": renewed,
+            "url_expires_at": expires.isoformat() if expires else None, "package_uri": f"{objects.uri}/{row.package_key}",
+            **files}
