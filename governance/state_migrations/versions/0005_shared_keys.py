@@ -1,7 +1,7 @@
 """Data keys wrapped by the key provider, shared by every worker (issue 15).
 
 Revision ID: 0005_shared_keys
-Revises: 0001_state_baseline
+Revises: 0002_retention_safety
 Create Date: 2026-12-06
 
 Each table is created only if absent: a database made by an older
