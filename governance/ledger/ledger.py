@@ -41,7 +41,7 @@ from governance.ledger.schema import (
     CHECKPOINT_COLUMNS, HEAD_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
     lock_table, prepare_event, upgrade, utc_stamp,
 )
-from governance.ledger.sealing import newest_head, registered_keys, seal, signing_key_id
+from governance.ledger.sealing import minting_allowed, newest_head, registered_keys, seal, signing_key_id
 from governance.ledger.signing import LedgerSigner, signer_for
 from governance.ledger.verify import VerifyReport, verify_entries
 from governance.ledger.witness import WITNESS_ENV, Witness, open_witness
@@ -267,7 +267,8 @@ class Ledger:
             key_id = self._checked_key
             if key_id is None or seq == 0 or not signer.exists() \
                     or to_be_sealed(seq, len(prepared), self.checkpoint_every):
-                key_id = self._checked_key = signing_key_id(conn, signer, seq, self.witness, self.name)
+                key_id = self._checked_key = signing_key_id(conn, signer, seq, self.witness, self.name,
+                                                            may_mint=minting_allowed())
             rows: list[dict[str, Any]] = []
             prevs: list[str] = []
             fresh: list[tuple[int, str, str]] = []
@@ -313,7 +314,7 @@ class Ledger:
                     witness_size = witnessed.size if witnessed is not None else 0
                     _check_not_behind(newest, witnessed, self.witness.location)
             else:
-                key_id = signing_key_id(conn, signer, seq, self.witness, self.name)
+                key_id = signing_key_id(conn, signer, seq, self.witness, self.name, may_mint=minting_allowed())
                 sealed = seal(conn, signer, key_id, [seq], [], self.witness)
                 made, witness_size = sealed.heads[-1], sealed.witness_size
         if connection is None:

@@ -18,6 +18,7 @@ Two rules the ledger enforces before it writes anything signed:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -33,7 +34,8 @@ from governance.ledger.schema import (
 from governance.ledger.signing import LedgerSigner, key_id_of, load_public_key
 from governance.ledger.witness import Witness
 
-__all__ = ["NODE_LEVEL", "Sealed", "signing_key_id", "registered_keys", "newest_head", "seal", "register_key"]
+__all__ = ["NODE_LEVEL", "Sealed", "signing_key_id", "registered_keys", "newest_head", "seal", "register_key",
+           "minting_allowed"]
 
 NODE_LEVEL = 5  # proofs read perfect subtrees of 32 leaves and up from ledger_nodes
 _CP_COLS = [checkpoints_table.c[name] for name in CHECKPOINT_COLUMNS]
@@ -51,8 +53,13 @@ def newest_head(conn: sa.Connection) -> Checkpoint | None:
 
 
 def signing_key_id(conn: sa.Connection, signer: LedgerSigner, head_seq: int, witness: Witness | None,
-                   ledger_name: str) -> str:
-    """The key id to sign with, registering a brand-new ledger's key; refuses as the module doc says."""
+                   ledger_name: str, *, may_mint: bool = True) -> str:
+    """The key id to sign with, registering a brand-new ledger's key; refuses as the module doc says.
+
+    ``may_mint=False`` (a deployment's appends: :func:`minting_allowed`) never makes a key file,
+    even for a brand-new ledger: a key file an operator put in place is registered, and
+    otherwise the operator runs ``governance keys init`` once, on purpose.
+    """
     keys = registered_keys(conn)
     if not keys:
         if head_seq:
@@ -64,7 +71,11 @@ def signing_key_id(conn: sa.Connection, signer: LedgerSigner, head_seq: int, wit
                 f"ledger {ledger_name} is empty but witness {witness.location} holds its tree heads "
                 f"(ledger deleted?); not appending: run governance audit verify")
         if not signer.exists():
-            signer.create()  # the first use of a brand-new ledger is its keys init
+            if not may_mint:
+                raise KeyMaterialError(
+                    f"ledger {ledger_name} has no signing key yet and this is a deployment "
+                    f"(GOVERNANCE_KEY_PROVIDER is set): run governance keys init once, then share {signer.path}")
+            signer.create()  # the embedded default's first use of a brand-new ledger is its keys init
         conn.execute(keys_table.insert().values(
             key_id=signer.key_id(), position=1, public_key_pem=signer.public_key_pem().decode("ascii"),
             created_at=utc_stamp()))
@@ -85,6 +96,12 @@ def signing_key_id(conn: sa.Connection, signer: LedgerSigner, head_seq: int, wit
         raise KeyMaterialError(f"{signer.path} holds key {mine}, which is not this ledger's key "
                                f"(the ledger is signed by {current}): a foreign key is never used")
     return mine
+
+
+def minting_allowed() -> bool:
+    """May an append make a brand-new ledger's key? Only on the embedded default (no key provider
+    configured); a deployment's workers must never each mint their own (issue 15)."""
+    return not os.environ.get("GOVERNANCE_KEY_PROVIDER", "").strip()
 
 
 def _key_id_of_file(signer: LedgerSigner) -> str | None:

@@ -103,3 +103,25 @@ def test_racing_creators_agree_on_one_key(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(ids) == 8 and len(set(ids)) == 1
+
+
+def test_a_deployment_never_mints_a_signing_key_on_first_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 db_url: str) -> None:
+    """Two Celery workers each minting a key for one new ledger (issue 15 item 3): only keys init makes one."""
+    from governance.ledger import Ledger
+
+    monkeypatch.setenv("GOVERNANCE_KEY_PROVIDER", "local")
+    worker_keys = tmp_path / "worker-a-keys"
+    with Ledger.open(db_url, worker_keys, witness=None) as ledger:
+        with pytest.raises(KeyMaterialError, match="run governance keys init"):
+            ledger.append(actor="airflow:platform_foundation", action="note")
+        assert ledger.head() is None
+    assert not (worker_keys / SIGNING_KEY_FILE).exists()
+    # The operator's one explicit init, then any worker holding that file appends under it.
+    with Ledger.open(db_url, worker_keys, witness=None) as ledger:
+        key_id = ledger.init_key()
+        entry = ledger.append(actor="airflow:platform_foundation", action="note")
+    assert entry.seq == 1 and LedgerSigner(worker_keys).key_id() == key_id
+    with Ledger.open(db_url, tmp_path / "worker-b-keys", witness=None) as ledger:
+        with pytest.raises(KeyMaterialError, match="is missing: restore"):
+            ledger.append(actor="airflow:retention_sweep", action="note")
