@@ -94,7 +94,13 @@ def _iso(value: Any) -> Any:
 
 
 def _rows(store: CaseStore, entity: str, where_field: str, ids: Sequence[str], fields: Sequence[str] | None = None) -> list[dict]:
-    """Rows of ``entity`` whose ``where_field`` is one of ``ids`` (set-based, chunked)."""
+    """Rows of ``entity`` whose ``where_field`` is one of ``ids`` (set-based, chunked), with an id each.
+
+    A row the store keeps without an id, or under an id another row also has, is
+    still the subject's information and is disclosed: it gets a derived id
+    (:func:`_identified`) that is stable between runs, so its review decisions hold.
+    """
+    ids = [i for i in ids if i is not None]
     if not ids or not store.has_field(entity, where_field):
         return []
     mapped = store.mapping.entity(entity)
@@ -104,7 +110,28 @@ def _rows(store: CaseStore, entity: str, where_field: str, ids: Sequence[str], f
         for chunk in chunked(sorted(set(ids))):
             query = store.select(entity, names).where(store.raw(entity, where_field).in_(chunk))
             out.extend(dict(r) for r in conn.execute(query).mappings())
-    return out
+    return _identified(entity, out) if "id" in names else out
+
+
+def _identified(entity: str, rows: list[dict]) -> list[dict]:
+    """Give a row without an id ``<entity>-noid-<hash>`` and a repeated id ``<id>~<n>`` (n by content hash).
+
+    Identical rows are indistinguishable, so numbering them in any order gives the same result.
+    """
+    def digest(row: dict) -> str:
+        text = json.dumps({k: _iso(v) for k, v in row.items() if k != "id"}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    for row in rows:
+        if row.get("id") is None:
+            row["id"] = f"{entity}-noid-{digest(row)[:12]}"
+    by_id: dict[Any, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(row["id"], []).append(row)
+    for record_id, group in by_id.items():
+        for n, row in enumerate(sorted(group, key=digest)[1:], start=2):
+            row["id"] = f"{record_id}~{n}"
+    return rows
 
 
 class _Searcher:
@@ -134,7 +161,7 @@ def discover(store: CaseStore, objects: ObjectStore, subject_person_id: str, *, 
 
     memberships = _rows(store, "case_member", "person_id", [subject_person_id])
     s.table("case_member", "person_id = subject", memberships)
-    case_ids = sorted({m["case_id"] for m in memberships})
+    case_ids = sorted({m["case_id"] for m in memberships} - {None})
     cases = sorted(_rows(store, "case", "id", case_ids), key=lambda c: (str(c.get("opened_on")), c["id"]))
     s.table("case", "id in the subject's memberships", cases)
     for case in cases:
@@ -159,7 +186,8 @@ def discover(store: CaseStore, objects: ObjectStore, subject_person_id: str, *, 
     s.table("consent_opt_out", "consent_id in those consents", opt_outs)
     for c in consents:
         meta = {k: _iso(v) for k, v in c.items()}
-        meta["opted_out_agencies"] = sorted(o["agency"] for o in opt_outs if o["consent_id"] == c["id"])
+        meta["opted_out_agencies"] = sorted(str(o["agency"]) for o in opt_outs
+                                            if o["consent_id"] == c["id"] and o.get("agency") is not None)
         records.append(Record("consent", c["id"], c.get("case_id"), _iso(c.get("given_on")), meta=meta))
 
     shares = _rows(store, "sharing_record", "case_id", case_ids)
@@ -179,7 +207,7 @@ def discover(store: CaseStore, objects: ObjectStore, subject_person_id: str, *, 
     records += _ledger(ledger_engine, [subject_person_id, *case_ids], s)
 
     people = _rows(store, "person", "family_id", sorted({subject.get("family_id"), *(c.get("family_id") for c in cases)} - {None}))
-    member_ids = sorted({m["person_id"] for m in _rows(store, "case_member", "case_id", case_ids)})
+    member_ids = sorted({m["person_id"] for m in _rows(store, "case_member", "case_id", case_ids)} - {None})
     known = {p["id"] for p in people}
     people += [p for p in _rows(store, "person", "id", member_ids) if p["id"] not in known]
     s.table("person", "family of the subject or of their cases, and members of their cases", people,

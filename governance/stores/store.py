@@ -8,6 +8,7 @@ the store's own tables, columns and codes. Work stays set-based: callers get
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -18,18 +19,64 @@ from governance.db import check_reachable, make_engine, safe_url
 from governance.errors import MappingError, StoreUnavailable
 from governance.stores.mapping import StoreMapping, load_mapping
 from governance.stores.model import ENTITIES, FieldType
+from governance.stores.values import UNREADABLE, read_date
 
 if TYPE_CHECKING:
     from governance.stores.checks import Problem
 
 __all__ = ["CaseStore", "open_store"]
 
+class _StoredDate(sa.types.TypeDecorator):
+    """A DATE as real stores hold it: read by the one rule of :mod:`governance.stores.values`.
+
+    SQLite's own ``Date`` raises on ``30/06/2021`` or ``2021-06-30 00:00:00``, and on
+    PostgreSQL a TEXT column comes back as a string, so every typed read would fail or
+    carry text. Here a readable value (DATE, DATETIME/TIMESTAMP, ISO text) becomes a
+    ``date`` and an unreadable one ``None``: typed readers (access requests, sharing)
+    treat it as not recorded, never crash on it. Retention and data quality read the
+    raw column instead and exclude or quarantine the record (``UNREADABLE_DATE``).
+    """
+
+    impl = sa.Date
+    cache_ok = True
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001 - SQLAlchemy's signature
+        def read(value: Any) -> Any:
+            day = read_date(value)
+            return None if day is UNREADABLE else day
+
+        return read
+
+
+class _StoredDateTime(sa.types.TypeDecorator):
+    """A DATETIME/TIMESTAMP as stores hold it: a ``datetime``, ISO text parsed, anything else ``None``."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001
+        def read(value: Any) -> Any:
+            if value is None or isinstance(value, datetime):
+                return value
+            if read_date(value) is UNREADABLE:
+                return None
+            if isinstance(value, date):
+                return datetime(value.year, value.month, value.day)
+            text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+            try:
+                return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            except ValueError:
+                return None
+
+        return read
+
+
 _SQL_TYPES = {
     FieldType.ID: lambda: sa.String(40),
     FieldType.TEXT: lambda: sa.String(400),
     FieldType.LONG_TEXT: lambda: sa.Text(),
-    FieldType.DATE: lambda: sa.Date(),
-    FieldType.DATETIME: lambda: sa.DateTime(),
+    FieldType.DATE: lambda: _StoredDate(),
+    FieldType.DATETIME: lambda: _StoredDateTime(),
     FieldType.BOOL: lambda: sa.Boolean(create_constraint=False),
 }
 
