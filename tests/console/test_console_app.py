@@ -281,13 +281,26 @@ def test_records_management_registers_reviews_approves_and_hands_over(console, s
     assert client.post(f"/governance/requests/{request_id}/review", headers=rm, follow_redirects=False).status_code == 303
     page = client.get(f"/governance/requests/{request_id}", headers=rm).text
     pack_hash = re.search(r'name="pack_hash" value="([0-9a-f]+)"', page).group(1)
-    stale = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": "0" * 64})
-    assert stale.status_code == 400  # approval is of the pack shown, nothing else
-    approved = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": pack_hash},
-                           follow_redirects=False)
+    # The reviewer's preview (issue 14) on the page, bound to the same pack: labelled redactions, codes, flagged notes.
+    assert f'class="sar-preview" data-request="{request_id}" data-pack-hash="{pack_hash}"' in page
+    assert re.search(r'<mark data-label="R-[0-9a-f]{8}" data-code="[A-Z0-9-]+"', page)
+    flagged = re.findall(r'class="record needs_decision"', page)
+    assert flagged and f"withhold the {len(flagged)} flagged note(s)" in page and 'id="needs-decision"' in page
+    reviewed_before = len(_entries(scenario, "sar.reviewed"))
+    stale = client.post(f"/governance/requests/{request_id}/approve", headers=rm,
+                        data={"pack_hash": "0" * 64, "withhold_undecided": "1"})
+    assert stale.status_code == 400 and "the review pack changed since it was reviewed" in stale.text
+    undecided = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": pack_hash})
+    assert undecided.status_code == 400 and "flagged as third-party information need a decision" in undecided.text
+    assert len(_entries(scenario, "sar.reviewed")) == reviewed_before  # nothing recorded for a refusal
+    approved = client.post(f"/governance/requests/{request_id}/approve", headers=rm, follow_redirects=False,
+                           data={"pack_hash": pack_hash, "withhold_undecided": "1"})
     assert approved.status_code == 303, approved.text[-300:]
     review = _entries(scenario, "sar.reviewed")[-1]
-    assert review.actor == "console:records.manager" and review.details["pack_hash"] == pack_hash
+    assert review.actor == "console:records.manager" and review.details["shown_hash"] == pack_hash
+    assert review.details["decision"] == "approved" and review.details["channel"] == "console"
+    page = client.get(f"/governance/requests/{request_id}", headers=rm).text
+    assert 'class="record needs_decision"' not in page and page.count('class="record withheld') >= len(flagged)
 
     handed = client.post(f"/governance/requests/{request_id}/handover", headers=rm, follow_redirects=False)
     assert handed.status_code == 303, handed.text[-300:]

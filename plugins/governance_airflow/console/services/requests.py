@@ -113,8 +113,14 @@ def extend(settings: Settings, request_id: str, *, notified_on: date, reason: st
     return _change(settings, lambda conn: reg.extend(conn, request_id, notified_on, reason, context.now()))
 
 
-def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool) -> dict[str, Any]:
-    """A request, its deadline calculation, its review pack as it stands and (optionally) the preview.
+def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool,
+           with_review: bool = False) -> dict[str, Any]:
+    """A request, its deadline calculation, its review pack as it stands and (optionally) the previews.
+
+    ``with_review``: the reviewer's preview (:mod:`governance.sar.preview`: every record with its
+    redactions labelled, exemption codes, records withheld, flagged notes awaiting a decision) as
+    the escaped HTML fragment :func:`~governance.sar.preview.preview_html` renders.
+    ``with_preview``: the document the bundle is built from (what goes out).
 
     Read-only: the workset is built in a transaction that is rolled back, so
     looking at a request changes no status.
@@ -131,7 +137,7 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
         result: dict[str, Any] = {"request": {k: _iso(v) for k, v in request.items()},
                                   "calculation": calc.to_json() if calc else None,
                                   "waiting_on": WAITING_ON.get(request["status"], request["status"]),
-                                  "pack": None, "preview": None, "pack_error": None,
+                                  "pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False,
                                   "decision": None}
         last = review.latest_decision(conn, request_id)
         result["decision"] = {k: _iso(v) for k, v in last.items()} if last else None
@@ -141,7 +147,13 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
                 ws = process.build_workset(settings, conn, request_id, store=context.case_store(settings, request["store"]),
                                            objects=context.objects(settings), ledger_engine=ledger.engine)
                 process.check_discovery(conn, request_id, ws)
-                result["pack"] = process.current_pack(conn, request_id, ws)
+                result["pack"] = pack = process.current_pack(conn, request_id, ws)
+                # Approvable from the page: nothing blocks but flagged notes, which the approval may withhold.
+                result["approvable"] = len(pack["blocking"]) == (1 if pack["needs_decision"] else 0)
+                if with_review:
+                    from governance.sar.preview import build_preview, preview_html
+
+                    result["review_html"] = preview_html(build_preview(ws, result["pack"]))
                 if with_preview:
                     a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER))
                     result["preview"] = assemble(request=ws.request, deadline=ws.request["deadline"],
@@ -167,14 +179,20 @@ def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
     return jobs.prepare_review(settings, request_id)
 
 
-def approve(settings: Settings, request_id: str, *, reviewer: str, actor: str, seen_hash: str) -> dict[str, Any]:
-    """Approve the pack the reviewer saw (its hash), as ``governance sar approve`` does."""
+def approve(settings: Settings, request_id: str, *, reviewer: str, actor: str, seen_hash: str,
+            withhold_undecided: bool = False) -> dict[str, Any]:
+    """Approve the pack the reviewer saw (the hash on the page), as ``governance sar approve`` does.
+
+    A pack that changed since the page was drawn is refused (one line: look again);
+    ``withhold_undecided``: the reviewer accepts the proposed withholding of every
+    flagged note not yet decided, recorded as the reviewer's decision (issue 14).
+    """
     from governance.jobs.sar import record_review
 
     if not seen_hash:
         raise ConfigError("approval is of the pack shown: its hash is missing")
     return record_review(settings, request_id, decision="approved", reviewer=reviewer, seen_hash=seen_hash,
-                         channel="console", actor=actor)
+                         channel="console", actor=actor, withhold_undecided=withhold_undecided)
 
 
 def hand_over(settings: Settings, request_id: str, *, as_of: date, actor: str) -> dict[str, Any]:
