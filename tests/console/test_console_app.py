@@ -305,8 +305,15 @@ def test_records_management_registers_reviews_approves_and_hands_over(console, s
     handed = client.post(f"/governance/requests/{request_id}/handover", headers=rm, follow_redirects=False)
     assert handed.status_code == 303, handed.text[-300:]
     assert _entries(scenario, "sar.disclosed")[-1].actor == "console:records.manager"
+    import shutil
+
+    # Not from the API server's disk: the files an embedded delivery wrote are gone, the hand-over still works.
+    shutil.rmtree(scenario.settings.home / "sar" / "handover" / request_id, ignore_errors=True)
     package = client.get(f"/governance/requests/{request_id}/handover/package", headers=rm)
     key = client.get(f"/governance/requests/{request_id}/handover/key", headers=rm)
     files, manifest, problems = open_package(package.content, bytes.fromhex(key.text.strip().splitlines()[-1]))
     assert problems == [] and "bundle.json" in files
+    link = client.get(f"/governance/requests/{request_id}/handover/link", headers=rm)
+    assert link.status_code == 200 and "bundle.enc" in link.text and key.text.splitlines()[-1] not in link.text
+    assert not (scenario.settings.home / "sar" / "handover" / request_id).exists()  # nothing written there either
     assert client.get(f"/governance/requests/{request_id}/handover/key", headers=token("ig")).status_code == 403

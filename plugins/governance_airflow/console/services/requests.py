@@ -7,12 +7,15 @@ CLI. The register shows identifiers, dates and statuses only; the preview (what
 goes out, redacted) is the one place the console shows record content, and its
 page is for records management only.
 
-Seams: the reviewer's highlighted, per-record review (issue 14) is not in this
-build; the preview is :func:`governance.sar.export.assemble` over the current
-discovery and redactions, i.e. the document the bundle is built from. Hand-over
-files live on the API server's disk under ``<home>/sar/handover`` until issue 15
-moves them to object storage; the page offers the encrypted package and the key
-as two separate downloads.
+The request page shows issue 14's reviewer preview (:mod:`governance.sar.preview`:
+labelled redactions, exemption codes, records withheld, flagged notes) and approves
+exactly the pack hash drawn on it; flagged notes are withheld at approval only when
+the reviewer ticks so (``withhold_undecided``). The "what goes out" preview is
+:func:`governance.sar.export.assemble`, the document the bundle is built from.
+Hand-over downloads go through issue 15's path
+(:func:`governance.jobs.handover.handover_material`): package and link from object
+storage, the key from the state database through the key provider; no file on the
+API server's disk is read or written for them.
 """
 
 from __future__ import annotations
@@ -206,19 +209,25 @@ def hand_over(settings: Settings, request_id: str, *, as_of: date, actor: str) -
 
 
 def handover_file(settings: Settings, request_id: str, part: str) -> tuple[str, bytes]:
-    """The encrypted package or the key file of a delivered request (two downloads, two channels)."""
-    from governance.sar import register as reg
-    from governance.sar.delivery import handover_dir
+    """The encrypted package, the key or the link of a delivered request (separate downloads, separate channels).
 
+    Issue 15's hand-over path (:func:`governance.jobs.handover.handover_material`, as ``governance sar
+    handover``): the package and link from object storage, the key unwrapped from the state database by
+    the key provider and checked against the sealed manifest. Nothing is read from or written to the API
+    server's disk, so any API server (or a replacement) hands over what any worker delivered.
+    """
+    from governance.jobs.handover import handover_material
+    from governance.sar import register as reg
+    from governance.sar.delivery import handover_texts
+
+    if part not in ("package", "key", "link"):
+        raise ConfigError(f"no hand-over part {part[:20]!r} (package, key or link)")
     with context.state(settings).connect() as conn:
         request = reg.get_request(conn, request_id)  # unknown id -> one line
     if request["status"] not in ("delivered", "closed"):
         raise ConfigError(f"request {request_id} is {request['status']}: nothing has been handed over")
+    material = handover_material(settings, request_id, at=context.now())
     if part == "package":
-        return f"{request_id}-bundle.enc", context.objects(settings).get(f"sar/{request_id}/bundle.enc")
-    if part in ("key", "link"):
-        path = handover_dir(settings.home, request_id) / f"{part}.txt"
-        if not path.is_file():
-            raise ConfigError(f"request {request_id}: no {part} file on this server (handed over elsewhere?)")
-        return f"{request_id}-{part}.txt", path.read_bytes()
-    raise ConfigError(f"no hand-over part {part[:20]!r}")
+        return f"{request_id}-bundle.enc", context.objects(settings).get(material["package_key"])
+    texts = handover_texts(request_id, key=material["key"], url=material["url"], expires_at=material["expires"])
+    return f"{request_id}-{part}.txt", texts[part].encode("utf-8")
