@@ -187,6 +187,43 @@ def test_a_downloaded_certificate_verifies_and_a_changed_one_does_not(console, s
     assert client.get("/governance/retention/certificates/../../keys.json", headers=token("auditor")).status_code in (400, 404)
 
 
+def test_ledger_page_shows_the_signed_tree_head_and_checks_receipts(console, scenario) -> None:
+    """Issue 13 on the page: the newest signed tree head, and a receipt checked offline (a tampered one fails)."""
+    from governance.keys import KeyStore
+    from governance.ledger import Ledger
+    from governance.ledger.receipt import receipt_for
+
+    client, token = console
+    ledger = Ledger.open(scenario.settings.ledger_url, KeyStore(scenario.settings.keys_dir))
+    try:
+        receipt = receipt_for(ledger, [1, 3])
+        head = ledger.checkpoints()[-1]
+    finally:
+        ledger.close()
+    page = client.get("/governance/ledger", headers=token("auditor")).text
+    assert 'id="signed-head"' in page and f"<code>{head.root}</code>" in page and f"<code>{head.key_id}</code>" in page
+    assert f"{head.size} entries" in page and "not checked in this build" not in page
+
+    def check(document: dict) -> str:
+        response = client.post("/governance/ledger/check", headers=token("auditor"),
+                               files={"upload": ("receipt.json", json.dumps(document).encode())})
+        assert response.status_code == 200
+        return response.text
+
+    good = check(receipt)
+    assert "ledger receipt" in good and "vouched for by the ledger" in good and "NOT vouched" not in good
+    assert "receipt OK: entries 1, 3" in good
+    tampered = json.loads(json.dumps(receipt))
+    body = json.loads(tampered["entries"][1]["body"])
+    body["actor"] = "cli:someone.else"  # the entry says another person did it
+    tampered["entries"][1]["body"] = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    bad = check(tampered)
+    assert "NOT vouched for by the ledger" in bad and "receipt INVALID" in bad
+    resigned = json.loads(json.dumps(receipt))
+    resigned["tree_head"]["root"] = "0" * 64  # a different tree under the same signature
+    assert "NOT vouched for by the ledger" in check(resigned)
+
+
 def test_ledger_export_is_a_bundle_that_verifies(console, scenario, tmp_path) -> None:
     from governance.ledger.bundle import verify_bundle
 
