@@ -24,13 +24,24 @@ from governance.sar.register import RequestError
 from governance.sar.tables import disclosures
 from governance.unit import Unit
 
-__all__ = ["hand_over", "RENEW_WITHIN"]
+__all__ = ["hand_over", "handover_material", "RENEW_WITHIN"]
 
 RENEW_WITHIN = timedelta(days=1)  # a link about to lapse is useless to a family reading it tomorrow
 
 
 def hand_over(settings: Settings, request_id: str, *, at: datetime, out: Path | None = None,
               link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
+    material = handover_material(settings, request_id, at=at, link_seconds=link_seconds)
+    material.pop("package_key")
+    files = delivery.write_handover(settings.home, request_id, key=material.pop("key"), url=material.pop("url"),
+                                    expires_at=material.pop("expires"), folder=out)
+    return {**material, **files}
+
+
+def handover_material(settings: Settings, request_id: str, *, at: datetime,
+                      link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
+    """What :func:`hand_over` writes, returned instead (``key`` bytes, ``url``, ``expires``): for the console,
+    which hands them to the user's browser and writes no file on the API server."""
     with Unit.open(settings) as unit:
         with unit.state.connect() as conn:
             row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id)
@@ -53,7 +64,6 @@ def hand_over(settings: Settings, request_id: str, *, at: datetime, out: Path | 
                              .values(url_expires_at=expires))
         else:
             url = link["url"]
-        files = delivery.write_handover(settings.home, request_id, key=key, url=url, expires_at=expires, folder=out)
     return {"request_id": request_id, "key_id": row.key_id, "link_renewed": renewed,
             "url_expires_at": expires.isoformat() if expires else None, "package_uri": f"{objects.uri}/{row.package_key}",
-            **files}
+            "key": key, "url": url, "expires": expires, "package_key": row.package_key}

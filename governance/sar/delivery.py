@@ -130,10 +130,17 @@ def write_handover(home: Path, request_id: str, *, key: bytes, url: str, expires
     """Two 0600 files, to go to the requester by two different channels (in ``folder`` if given)."""
     folder = Path(folder) if folder is not None else handover_dir(home, request_id)
     key_file, link_file = folder / "key.txt", folder / "link.txt"
-    _private_write(key_file, f"Key for subject access request {request_id} (AES-256-GCM, hex):\n{key.hex()}\n")
-    expiry = f"expires {expires_at.isoformat()}" if expires_at else "does not expire (local storage)"
-    _private_write(link_file, f"Encrypted records for subject access request {request_id} ({expiry}):\n{url}\n")
+    texts = handover_texts(request_id, key=key, url=url, expires_at=expires_at)
+    _private_write(key_file, texts["key"])
+    _private_write(link_file, texts["link"])
     return {"key_file": str(key_file), "link_file": str(link_file)}
+
+
+def handover_texts(request_id: str, *, key: bytes, url: str, expires_at: datetime | None) -> dict[str, str]:
+    """The key and link texts (the same as the files), for a caller that hands them over without writing files."""
+    expiry = f"expires {expires_at.isoformat()}" if expires_at else "does not expire (local storage)"
+    return {"key": f"Key for subject access request {request_id} (AES-256-GCM, hex):\n{key.hex()}\n",
+            "link": f"Encrypted records for subject access request {request_id} ({expiry}):\n{url}\n"}
 
 
 def store_link(objects: ObjectStore, request_id: str, *, url: str, expires_at: datetime | None,

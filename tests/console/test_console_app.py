@@ -187,6 +187,43 @@ def test_a_downloaded_certificate_verifies_and_a_changed_one_does_not(console, s
     assert client.get("/governance/retention/certificates/../../keys.json", headers=token("auditor")).status_code in (400, 404)
 
 
+def test_ledger_page_shows_the_signed_tree_head_and_checks_receipts(console, scenario) -> None:
+    """Issue 13 on the page: the newest signed tree head, and a receipt checked offline (a tampered one fails)."""
+    from governance.keys import KeyStore
+    from governance.ledger import Ledger
+    from governance.ledger.receipt import receipt_for
+
+    client, token = console
+    ledger = Ledger.open(scenario.settings.ledger_url, KeyStore(scenario.settings.keys_dir))
+    try:
+        receipt = receipt_for(ledger, [1, 3])
+        head = ledger.checkpoints()[-1]
+    finally:
+        ledger.close()
+    page = client.get("/governance/ledger", headers=token("auditor")).text
+    assert 'id="signed-head"' in page and f"<code>{head.root}</code>" in page and f"<code>{head.key_id}</code>" in page
+    assert f"{head.size} entries" in page and "not checked in this build" not in page
+
+    def check(document: dict) -> str:
+        response = client.post("/governance/ledger/check", headers=token("auditor"),
+                               files={"upload": ("receipt.json", json.dumps(document).encode())})
+        assert response.status_code == 200
+        return response.text
+
+    good = check(receipt)
+    assert "ledger receipt" in good and "vouched for by the ledger" in good and "NOT vouched" not in good
+    assert "receipt OK: entries 1, 3" in good
+    tampered = json.loads(json.dumps(receipt))
+    body = json.loads(tampered["entries"][1]["body"])
+    body["actor"] = "cli:someone.else"  # the entry says another person did it
+    tampered["entries"][1]["body"] = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    bad = check(tampered)
+    assert "NOT vouched for by the ledger" in bad and "receipt INVALID" in bad
+    resigned = json.loads(json.dumps(receipt))
+    resigned["tree_head"]["root"] = "0" * 64  # a different tree under the same signature
+    assert "NOT vouched for by the ledger" in check(resigned)
+
+
 def test_ledger_export_is_a_bundle_that_verifies(console, scenario, tmp_path) -> None:
     from governance.ledger.bundle import verify_bundle
 
@@ -281,19 +318,39 @@ def test_records_management_registers_reviews_approves_and_hands_over(console, s
     assert client.post(f"/governance/requests/{request_id}/review", headers=rm, follow_redirects=False).status_code == 303
     page = client.get(f"/governance/requests/{request_id}", headers=rm).text
     pack_hash = re.search(r'name="pack_hash" value="([0-9a-f]+)"', page).group(1)
-    stale = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": "0" * 64})
-    assert stale.status_code == 400  # approval is of the pack shown, nothing else
-    approved = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": pack_hash},
-                           follow_redirects=False)
+    # The reviewer's preview (issue 14) on the page, bound to the same pack: labelled redactions, codes, flagged notes.
+    assert f'class="sar-preview" data-request="{request_id}" data-pack-hash="{pack_hash}"' in page
+    assert re.search(r'<mark data-label="R-[0-9a-f]{8}" data-code="[A-Z0-9-]+"', page)
+    flagged = re.findall(r'class="record needs_decision"', page)
+    assert flagged and f"withhold the {len(flagged)} flagged note(s)" in page and 'id="needs-decision"' in page
+    reviewed_before = len(_entries(scenario, "sar.reviewed"))
+    stale = client.post(f"/governance/requests/{request_id}/approve", headers=rm,
+                        data={"pack_hash": "0" * 64, "withhold_undecided": "1"})
+    assert stale.status_code == 400 and "the review pack changed since it was reviewed" in stale.text
+    undecided = client.post(f"/governance/requests/{request_id}/approve", headers=rm, data={"pack_hash": pack_hash})
+    assert undecided.status_code == 400 and "flagged as third-party information need a decision" in undecided.text
+    assert len(_entries(scenario, "sar.reviewed")) == reviewed_before  # nothing recorded for a refusal
+    approved = client.post(f"/governance/requests/{request_id}/approve", headers=rm, follow_redirects=False,
+                           data={"pack_hash": pack_hash, "withhold_undecided": "1"})
     assert approved.status_code == 303, approved.text[-300:]
     review = _entries(scenario, "sar.reviewed")[-1]
-    assert review.actor == "console:records.manager" and review.details["pack_hash"] == pack_hash
+    assert review.actor == "console:records.manager" and review.details["shown_hash"] == pack_hash
+    assert review.details["decision"] == "approved" and review.details["channel"] == "console"
+    page = client.get(f"/governance/requests/{request_id}", headers=rm).text
+    assert 'class="record needs_decision"' not in page and page.count('class="record withheld') >= len(flagged)
 
     handed = client.post(f"/governance/requests/{request_id}/handover", headers=rm, follow_redirects=False)
     assert handed.status_code == 303, handed.text[-300:]
     assert _entries(scenario, "sar.disclosed")[-1].actor == "console:records.manager"
+    import shutil
+
+    # Not from the API server's disk: the files an embedded delivery wrote are gone, the hand-over still works.
+    shutil.rmtree(scenario.settings.home / "sar" / "handover" / request_id, ignore_errors=True)
     package = client.get(f"/governance/requests/{request_id}/handover/package", headers=rm)
     key = client.get(f"/governance/requests/{request_id}/handover/key", headers=rm)
     files, manifest, problems = open_package(package.content, bytes.fromhex(key.text.strip().splitlines()[-1]))
     assert problems == [] and "bundle.json" in files
+    link = client.get(f"/governance/requests/{request_id}/handover/link", headers=rm)
+    assert link.status_code == 200 and "bundle.enc" in link.text and key.text.splitlines()[-1] not in link.text
+    assert not (scenario.settings.home / "sar" / "handover" / request_id).exists()  # nothing written there either
     assert client.get(f"/governance/requests/{request_id}/handover/key", headers=token("ig")).status_code == 403

@@ -38,7 +38,7 @@ async def lodge(request: Request, user: ConsoleUser = Depends(require("requests"
 @router.get("/requests/{request_id}")
 def request_page(request: Request, request_id: str, user: ConsoleUser = Depends(require("requests"))):
     settings = context.settings()
-    detail = service.detail(settings, request_id, as_of=context.today(), with_preview=False)
+    detail = service.detail(settings, request_id, as_of=context.today(), with_preview=False, with_review=True)
     return render(request, "request.html", user, page="requests", d=detail, can_write=user.may_write("requests"),
                   pause_reasons=service.PAUSE_REASONS, today=context.today().isoformat())
 
@@ -79,7 +79,8 @@ async def review(request: Request, request_id: str, user: ConsoleUser = Depends(
 async def approve(request: Request, request_id: str, user: ConsoleUser = Depends(require("requests", write=True))):
     form = await request.form()
     result = service.approve(context.settings(), request_id, reviewer=user.name, actor=user.actor,
-                             seen_hash=str(form.get("pack_hash", "")))
+                             seen_hash=str(form.get("pack_hash", "")),
+                             withhold_undecided=bool(form.get("withhold_undecided")))
     context.audit_log.info("console: %s approved the pack of %s (ledger entry %s)", user.name, request_id, result["ledger_seq"])
     return done(request, f"/requests/{request_id}", f"{request_id}: pack approved (ledger entry {result['ledger_seq']})")
 

@@ -3,10 +3,12 @@
 Reads only: an auditor changes nothing here. The export is written with
 ``seal=False`` (no new checkpoint is signed because an auditor looked).
 
-Seams (issue 13, not in this build): a signed *tree head* and Merkle inclusion
-*receipts*. Until they land, the newest checkpoint (a signature over a chain
-head) stands for the signed head, and an uploaded receipt is recognised and
-reported as not checkable here (:func:`check_upload`).
+The signed tree head shown is issue 13's newest checkpoint (``Ledger.checkpoints()[-1]``:
+size, Merkle root, newest entry, previous head, key id, signature). An uploaded
+receipt is checked offline with :func:`governance.ledger.receipt.verify_receipt`
+(inclusion proofs to the signed root, the head's Ed25519 signature), then against
+this ledger: signed by one of its keys, and each entry the receipt names is the
+entry this ledger holds at that number (:func:`check_upload`).
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ def verification(settings: Settings) -> dict[str, Any]:
         return {"ok": report.ok, "summary": report.summary(), "entries": report.entries,
                 "checkpoints": report.checkpoints, "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
                 "unsealed": report.unsealed, "key_ids": list(report.key_ids), "fingerprints": dict(report.fingerprints),
-                "signed_head": ({"seq": cp.size, "size": cp.size, "root": cp.root, "entry_hash": cp.head,
-                                 "signed_at": cp.signed_at, "key_id": cp.key_id, "signature": cp.signature}
-                                if cp else None),
+                "signed_head": ({"size": cp.size, "root": cp.root, "entry_hash": cp.head, "prev": cp.prev,
+                                 "keys": list(cp.keys), "signed_at": cp.signed_at, "key_id": cp.key_id,
+                                 "signature": cp.signature} if cp else None),
                 "verified_at": context.now().strftime("%Y-%m-%d %H:%M:%S UTC"), "seconds": report.seconds}
 
     return context.cached(("verify", settings.ledger_url, head), VERIFY_SECONDS, compute)
@@ -151,14 +153,34 @@ def check_upload(settings: Settings, filename: str, data: bytes) -> dict[str, An
             if isinstance(seq, int) and expected:
                 actual = _hash_at(settings, seq)
                 checks.append({"what": f"{end} ledger entry {seq} of the destruction", "ok": actual == expected})
-    elif isinstance(document, dict) and ({"inclusion_proof", "tree_head"} & set(document) or "receipt" in document):
+    elif isinstance(document, dict) and ("tree_head" in document or "entries" in document or "format" in document):
         kind = "ledger receipt"
-        checks.append({"what": "Merkle inclusion proof (governance audit verify-receipt, issue 13): not available "
-                               "in this build", "ok": None})
+        checks.extend(_receipt_checks(settings, document))
     elif data[:5] == b"%PDF-":
         kind = "destruction certificate (PDF)"
     issued = [f for f in found if f["action"].endswith(".issued") or f["action"] == "sar.disclosed"]
-    verdict = bool(found) and ledger_ok and all(c["ok"] is not False for c in checks)
+    # A receipt vouches for itself (proofs, signature) and names its entries; no entry records its digest.
+    evidence = all(c["ok"] for c in checks) if kind == "ledger receipt" else bool(found)
+    verdict = evidence and ledger_ok and all(c["ok"] is not False for c in checks)
     return {"filename": Path(filename or "upload").name[:120], "sha256": digest, "kind": kind, "bytes": len(data),
             "ledger_entries": found, "issued_entries": issued, "checks": checks, "ledger_ok": ledger_ok,
             "verified": verdict}
+
+
+def _receipt_checks(settings: Settings, receipt: dict[str, Any]) -> list[dict[str, Any]]:
+    """Offline proof first (``governance audit verify-receipt``), then: is it about this ledger?"""
+    from governance.ledger.canonical import entry_hash
+    from governance.ledger.receipt import verify_receipt
+
+    report = verify_receipt(receipt)
+    checks = [{"what": "inclusion proofs and tree head signature (offline, governance audit verify-receipt)",
+               "ok": report.ok, "detail": report.summary()}]
+    if not report.ok:
+        return checks
+    keys = verification(settings)["key_ids"]
+    checks.append({"what": f"signed by key {report.key_id}, one of this ledger's keys", "ok": report.key_id in keys})
+    for item in receipt["entries"]:
+        held = _hash_at(settings, item["seq"])
+        checks.append({"what": f"entry {item['seq']} is the one this ledger holds",
+                       "ok": held is not None and held == entry_hash(item["prev_hash"], item["body"])})
+    return checks

@@ -7,12 +7,15 @@ CLI. The register shows identifiers, dates and statuses only; the preview (what
 goes out, redacted) is the one place the console shows record content, and its
 page is for records management only.
 
-Seams: the reviewer's highlighted, per-record review (issue 14) is not in this
-build; the preview is :func:`governance.sar.export.assemble` over the current
-discovery and redactions, i.e. the document the bundle is built from. Hand-over
-files live on the API server's disk under ``<home>/sar/handover`` until issue 15
-moves them to object storage; the page offers the encrypted package and the key
-as two separate downloads.
+The request page shows issue 14's reviewer preview (:mod:`governance.sar.preview`:
+labelled redactions, exemption codes, records withheld, flagged notes) and approves
+exactly the pack hash drawn on it; flagged notes are withheld at approval only when
+the reviewer ticks so (``withhold_undecided``). The "what goes out" preview is
+:func:`governance.sar.export.assemble`, the document the bundle is built from.
+Hand-over downloads go through issue 15's path
+(:func:`governance.jobs.handover.handover_material`): package and link from object
+storage, the key from the state database through the key provider; no file on the
+API server's disk is read or written for them.
 """
 
 from __future__ import annotations
@@ -113,8 +116,14 @@ def extend(settings: Settings, request_id: str, *, notified_on: date, reason: st
     return _change(settings, lambda conn: reg.extend(conn, request_id, notified_on, reason, context.now()))
 
 
-def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool) -> dict[str, Any]:
-    """A request, its deadline calculation, its review pack as it stands and (optionally) the preview.
+def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool,
+           with_review: bool = False) -> dict[str, Any]:
+    """A request, its deadline calculation, its review pack as it stands and (optionally) the previews.
+
+    ``with_review``: the reviewer's preview (:mod:`governance.sar.preview`: every record with its
+    redactions labelled, exemption codes, records withheld, flagged notes awaiting a decision) as
+    the escaped HTML fragment :func:`~governance.sar.preview.preview_html` renders.
+    ``with_preview``: the document the bundle is built from (what goes out).
 
     Read-only: the workset is built in a transaction that is rolled back, so
     looking at a request changes no status.
@@ -131,7 +140,7 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
         result: dict[str, Any] = {"request": {k: _iso(v) for k, v in request.items()},
                                   "calculation": calc.to_json() if calc else None,
                                   "waiting_on": WAITING_ON.get(request["status"], request["status"]),
-                                  "pack": None, "preview": None, "pack_error": None,
+                                  "pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False,
                                   "decision": None}
         last = review.latest_decision(conn, request_id)
         result["decision"] = {k: _iso(v) for k, v in last.items()} if last else None
@@ -141,7 +150,13 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
                 ws = process.build_workset(settings, conn, request_id, store=context.case_store(settings, request["store"]),
                                            objects=context.objects(settings), ledger_engine=ledger.engine)
                 process.check_discovery(conn, request_id, ws)
-                result["pack"] = process.current_pack(conn, request_id, ws)
+                result["pack"] = pack = process.current_pack(conn, request_id, ws)
+                # Approvable from the page: nothing blocks but flagged notes, which the approval may withhold.
+                result["approvable"] = len(pack["blocking"]) == (1 if pack["needs_decision"] else 0)
+                if with_review:
+                    from governance.sar.preview import build_preview, preview_html
+
+                    result["review_html"] = preview_html(build_preview(ws, result["pack"]))
                 if with_preview:
                     a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER))
                     result["preview"] = assemble(request=ws.request, deadline=ws.request["deadline"],
@@ -167,14 +182,20 @@ def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
     return jobs.prepare_review(settings, request_id)
 
 
-def approve(settings: Settings, request_id: str, *, reviewer: str, actor: str, seen_hash: str) -> dict[str, Any]:
-    """Approve the pack the reviewer saw (its hash), as ``governance sar approve`` does."""
+def approve(settings: Settings, request_id: str, *, reviewer: str, actor: str, seen_hash: str,
+            withhold_undecided: bool = False) -> dict[str, Any]:
+    """Approve the pack the reviewer saw (the hash on the page), as ``governance sar approve`` does.
+
+    A pack that changed since the page was drawn is refused (one line: look again);
+    ``withhold_undecided``: the reviewer accepts the proposed withholding of every
+    flagged note not yet decided, recorded as the reviewer's decision (issue 14).
+    """
     from governance.jobs.sar import record_review
 
     if not seen_hash:
         raise ConfigError("approval is of the pack shown: its hash is missing")
     return record_review(settings, request_id, decision="approved", reviewer=reviewer, seen_hash=seen_hash,
-                         channel="console", actor=actor)
+                         channel="console", actor=actor, withhold_undecided=withhold_undecided)
 
 
 def hand_over(settings: Settings, request_id: str, *, as_of: date, actor: str) -> dict[str, Any]:
@@ -188,19 +209,25 @@ def hand_over(settings: Settings, request_id: str, *, as_of: date, actor: str) -
 
 
 def handover_file(settings: Settings, request_id: str, part: str) -> tuple[str, bytes]:
-    """The encrypted package or the key file of a delivered request (two downloads, two channels)."""
-    from governance.sar import register as reg
-    from governance.sar.delivery import handover_dir
+    """The encrypted package, the key or the link of a delivered request (separate downloads, separate channels).
 
+    Issue 15's hand-over path (:func:`governance.jobs.handover.handover_material`, as ``governance sar
+    handover``): the package and link from object storage, the key unwrapped from the state database by
+    the key provider and checked against the sealed manifest. Nothing is read from or written to the API
+    server's disk, so any API server (or a replacement) hands over what any worker delivered.
+    """
+    from governance.jobs.handover import handover_material
+    from governance.sar import register as reg
+    from governance.sar.delivery import handover_texts
+
+    if part not in ("package", "key", "link"):
+        raise ConfigError(f"no hand-over part {part[:20]!r} (package, key or link)")
     with context.state(settings).connect() as conn:
         request = reg.get_request(conn, request_id)  # unknown id -> one line
     if request["status"] not in ("delivered", "closed"):
         raise ConfigError(f"request {request_id} is {request['status']}: nothing has been handed over")
+    material = handover_material(settings, request_id, at=context.now())
     if part == "package":
-        return f"{request_id}-bundle.enc", context.objects(settings).get(f"sar/{request_id}/bundle.enc")
-    if part in ("key", "link"):
-        path = handover_dir(settings.home, request_id) / f"{part}.txt"
-        if not path.is_file():
-            raise ConfigError(f"request {request_id}: no {part} file on this server (handed over elsewhere?)")
-        return f"{request_id}-{part}.txt", path.read_bytes()
-    raise ConfigError(f"no hand-over part {part[:20]!r}")
+        return f"{request_id}-bundle.enc", context.objects(settings).get(material["package_key"])
+    texts = handover_texts(request_id, key=material["key"], url=material["url"], expires_at=material["expires"])
+    return f"{request_id}-{part}.txt", texts[part].encode("utf-8")
