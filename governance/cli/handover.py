@@ -41,7 +41,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         if action.dest == "package":  # a URI, not a Path: Path("s3://b/k") would fold the "//"
             action.type, action.help = str, "the package: a path, file://, s3:// URI or the https link"
     opener.add_argument("--expect-key-id", help="refuse a key whose id is not this (the manifest's key id)")
-    opener.set_defaults(handler=run_open)
 
 
 
@@ -54,25 +53,3 @@ def run_handover(args: argparse.Namespace) -> int:
          f"(link {'renewed, ' if r['link_renewed'] else ''}expires {r['url_expires_at'] or 'never'}): "
          "send them by different channels")
     return 0
-
-
-def run_open(args: argparse.Namespace) -> int:
-    from governance.errors import KeyMaterialError, StorageError
-    from governance.handover import read_uri
-    from governance.sar.package import key_id, open_package
-
-    try:
-        key = bytes.fromhex(args.key_file.read_text("utf-8").strip().splitlines()[-1])
-    except (OSError, ValueError, IndexError):
-        raise StorageError(f"cannot read the key file {args.key_file} (hex on its last line)") from None
-    if args.expect_key_id and key_id(key) != args.expect_key_id:
-        raise KeyMaterialError(f"the key in {args.key_file} has id {key_id(key)}, not {args.expect_key_id}")
-    blob = read_uri(args.package, s3_endpoint_url=settings_from(args).s3_endpoint_url)
-    files, manifest, problems = open_package(blob, key)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (args.out / name).write_bytes(data)
-    result = {"request_id": manifest.get("request_id"), "files": sorted(files), "verified": not problems,
-              "problems": problems, "out": str(args.out), "key_id": key_id(key)}
-    emit(args, result, lambda r: json.dumps(r))
-    return 0 if not problems else 1

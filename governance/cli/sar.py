@@ -292,23 +292,26 @@ def run_close(args: argparse.Namespace) -> int:
 
 
 def run_open(args: argparse.Namespace) -> int:
-    from governance.errors import StorageError
-    from governance.sar.package import open_package
+    """Open a package (a path, file://, s3:// URI or the https link) with its key file, into --out."""
+    from governance.errors import KeyMaterialError, LocalFileError, StorageError
+    from governance.handover import read_uri
+    from governance.sar.package import key_id, open_package
 
+    if args.out.exists() and not args.out.is_dir():
+        raise LocalFileError(f"--out {args.out} is a file: give a folder to write the bundle's files into")
     try:
         key = bytes.fromhex(args.key_file.read_text("utf-8").strip().splitlines()[-1])
-        blob = args.package.read_bytes()
     except (OSError, ValueError, IndexError):
-        raise StorageError(f"cannot read the package {args.package} or key file {args.key_file}") from None
-    if args.out.exists() and not args.out.is_dir():
-        from governance.errors import LocalFileError
-
-        raise LocalFileError(f"--out {args.out} is a file: give a folder to write the bundle's files into")
+        raise StorageError(f"cannot read the key file {args.key_file} (hex on its last line)") from None
+    expected = getattr(args, "expect_key_id", None)
+    if expected and key_id(key) != expected:
+        raise KeyMaterialError(f"the key in {args.key_file} has id {key_id(key)}, not {expected}")
+    blob = read_uri(str(args.package), s3_endpoint_url=settings_from(args).s3_endpoint_url)
     files, manifest, problems = open_package(blob, key)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (args.out / name).write_bytes(data)
     result = {"request_id": manifest.get("request_id"), "files": sorted(files), "verified": not problems,
-              "problems": problems, "out": str(args.out)}
+              "problems": problems, "out": str(args.out), "key_id": key_id(key)}
     emit(args, result, lambda r: json.dumps(r))
     return 0 if not problems else 1

@@ -83,8 +83,9 @@ def test_unreachable_bucket_loses_nothing(in_home, capsys, monkeypatch):
 def test_wrong_or_missing_key_and_missing_ledger(in_home, capsys):
     code, _, err = _run(["audit", "verify"], capsys)
     _one_line_error(code, err, "no ledger database")
+    (in_home / "var").mkdir(mode=0o700)  # verify, being read-only, created no home
     keys = in_home / "var" / "keys"
-    keys.mkdir(parents=True)
+    keys.mkdir(mode=0o700)
     (keys / "ledger-signing.pem").write_text("not a key")
     code, _, err = _run(["audit", "record", "--action", "note", "--actor", "ig.officer"], capsys)
     _one_line_error(code, err, "ledger-signing.pem", "malformed")

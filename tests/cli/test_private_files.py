@@ -10,6 +10,8 @@ a key or a bundle.
 
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import stat
@@ -58,11 +60,11 @@ def test_a_full_run_leaves_nothing_readable_by_other_users(home, capsys):
     swept = _ok(["retention", "sweep", "--as-of", "2026-06-30", "--created-by", "ig.officer",
                  "--approved-by", "ig.manager"], capsys)
     assert "destroyed" in swept and "certificate" in swept  # the sweep did destroy and certify something
-    for step in (["sar", "lodge", "--subject", "P000000000", "--received", "2026-06-01", "--request-id", SAR_ID],
-                 ["sar", "review", "--request", SAR_ID],
-                 ["sar", "approve", "--request", SAR_ID, "--approved-by", "records.manager"],
-                 ["sar", "bundle", "--request", SAR_ID, "--as-of", "2026-06-30"]):
-        _ok(step, capsys)
+    _ok(["sar", "lodge", "--subject", "P000000000", "--received", "2026-06-01", "--request-id", SAR_ID], capsys)
+    pack_hash = json.loads(_ok(["sar", "review", "--request", SAR_ID, "--json"], capsys))["pack_hash"]
+    _ok(["sar", "approve", "--request", SAR_ID, "--approved-by", "records.manager", "--pack-hash", pack_hash,
+         "--withhold-undecided"], capsys)
+    _ok(["sar", "bundle", "--request", SAR_ID, "--as-of", "2026-06-30"], capsys)
     opened = home / "sar" / "opened" / SAR_ID
     _ok(["sar", "open", "--package", str(home / "objects" / "sar" / SAR_ID / "bundle.enc"),
          "--key-file", str(home / "sar" / "handover" / SAR_ID / "key.txt"), "--out", str(opened)], capsys)

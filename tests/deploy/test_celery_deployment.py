@@ -92,10 +92,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     root = tmp_path_factory.mktemp("deploy")
     running = Cluster(root, urls[0], urls[1], endpoint, bucket)
-    # The secrets a deployment mounts: the ledger's signing key (made here once, as an operator would).
-    from governance.keys import KeyStore
-
-    KeyStore(running.secrets_dir).signing_key()
+    # The secrets a deployment mounts: made here once, on purpose, as an operator would (`keys init`:
+    # the ledger's signing key and the shared data keys); no worker mints a key of its own.
     governance(running, "keys", "init")
     try:
         running.up()

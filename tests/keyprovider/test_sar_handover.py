@@ -61,7 +61,7 @@ def _approved(settings: Settings) -> str:
     jobs.redact_request(settings, rid)
     pack = jobs.prepare_review(settings, rid)
     jobs.record_review(settings, rid, decision="approved", reviewer="reviewer.one", seen_hash=pack["pack_hash"],
-                       channel="cli", actor="cli:reviewer.one")
+                       channel="cli", actor="cli:reviewer.one", withhold_undecided=True)
     return rid
 
 
