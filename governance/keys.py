@@ -24,6 +24,7 @@ from governance.errors import KeyMaterialError
 __all__ = [
     "KeyStore",
     "DATA_KEY_BYTES",
+    "create_key_file",
 ]
 
 DATA_KEY_BYTES = 32
@@ -86,25 +87,7 @@ class KeyStore:
     def _create_file(self, path: Path, data: bytes) -> None:
         """Create ``path`` with ``data``, mode 0600, atomically; keep a file a racer made first."""
         self._ensure_dir()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, path)  # fails if another process created the key first: theirs wins
-            except FileExistsError:
-                pass
-        except OSError as exc:
-            raise KeyMaterialError(f"cannot create key file {path} ({type(exc).__name__})") from None
-        finally:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        create_key_file(path, data)
 
     @staticmethod
     def _read(path: Path) -> bytes:
@@ -112,3 +95,30 @@ class KeyStore:
             return path.read_bytes()
         except OSError as exc:
             raise KeyMaterialError(f"cannot read key file {path} ({type(exc).__name__})") from None
+
+
+def create_key_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (its folder exists) with ``data``, mode 0600, atomically.
+
+    Written to a private temporary file and hard-linked into place, so a reader
+    never sees half a key and, of two processes racing, the first one's file wins.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # fails if another process created the key first: theirs wins
+        except FileExistsError:
+            pass
+    except OSError as exc:
+        raise KeyMaterialError(f"cannot create key file {path} ({type(exc).__name__})") from None
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

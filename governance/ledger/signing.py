@@ -165,27 +165,11 @@ def _load_private(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_file(folder: Path, path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data``, mode 0600, atomically; keep a file a racer made first."""
+    """Create ``path`` with ``data``, mode 0600, atomically, in a 0700 folder (see keys.create_key_file)."""
+    from governance.keys import create_key_file
+
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise KeyMaterialError(f"cannot create keys folder {folder} ({type(exc).__name__})") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # fails if another process created the key first: theirs wins
-        except FileExistsError:
-            pass
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot create key file {path} ({type(exc).__name__})") from None
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    create_key_file(path, data)
