@@ -41,8 +41,11 @@ AS_OF = "2026-06-30"  # the generator's fixed "today": results match its manifes
 MAIN_SAR = "sar-main-" + time.strftime("%Y%m%d-%H%M%S")  # new per run: a delivered request cannot be re-approved
 MAIN_SAR_STEPS = (
     ["sar", "lodge", "--subject", "P000000000", "--received", "2026-06-01", "--request-id", MAIN_SAR],
-    ["sar", "review", "--request", MAIN_SAR],
-    ["sar", "approve", "--request", MAIN_SAR, "--approved-by", "records.manager"],
+    ["sar", "review", "--request", MAIN_SAR, "--json"],
+    # The approval names the pack the manager read (its hash, from the review just printed); flagged
+    # third-party notes are withheld as proposed, the careful default.
+    lambda review: ["sar", "approve", "--request", MAIN_SAR, "--approved-by", "records.manager",
+                    "--pack-hash", json.loads(review)["pack_hash"], "--withhold-undecided"],
 )
 DEMO_REVIEWER = "demo.ig.reviewer"
 
@@ -108,11 +111,15 @@ def main() -> int:
 
     for number, (dag_id, conf, before, reviewer) in enumerate(MAIN_DAGS, start=1):
         _step(f"running DAG {dag_id} through Airflow")
+        previous = ""
         for command in before:
+            if callable(command):  # built from the previous step's output
+                command = command(previous)
             pre = _run([governance, *command], env)
             if pre.returncode != 0:
                 print(f"    governance {command[0]} {command[1]} FAILED: {pre.stderr.strip()}", file=sys.stderr)
                 return 1
+            previous = pre.stdout
             print(f"    governance {' '.join(command[:2])}: ok")
         log = logs / f"{number:02d}-{dag_id}.log"
         t0 = time.monotonic()

@@ -174,6 +174,10 @@ def finish(cluster: Cluster, dag_id: str, run_id: str, *, reviews: list[list[Any
     raise AssertionError(f"{dag_id} {run_id} did not finish within {RUN_LIMIT}s: {tasks(cluster, dag_id, run_id)}")
 
 
+# What the reviewer ticks with Approve: a request's flagged third-party notes are withheld as proposed.
+FORM_INPUT = {"subject_access": {"withhold_undecided_flagged_notes": True}}
+
+
 def _answer(cluster: Cluster, dag_id: str, run_id: str, task_id: str, option: str) -> bool:
     """Answer the form if it waits (through the REST API, as the named reviewer); whether it was answered."""
     ti = tasks(cluster, dag_id, run_id).get(task_id, [{}])[0]
@@ -181,7 +185,8 @@ def _answer(cluster: Cluster, dag_id: str, run_id: str, task_id: str, option: st
         return False
     path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
     try:
-        answer = cluster.call(REVIEWER, "PATCH", path, {"chosen_options": [option], "params_input": {}})
+        answer = cluster.call(REVIEWER, "PATCH", path, {"chosen_options": [option],
+                                                        "params_input": FORM_INPUT.get(dag_id, {})})
     except RuntimeError as exc:  # the form is written just after the task defers
         if "404" not in str(exc):
             raise
