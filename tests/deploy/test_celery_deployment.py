@@ -174,8 +174,10 @@ def finish(cluster: Cluster, dag_id: str, run_id: str, *, reviews: list[list[Any
     raise AssertionError(f"{dag_id} {run_id} did not finish within {RUN_LIMIT}s: {tasks(cluster, dag_id, run_id)}")
 
 
-# What the reviewer ticks with Approve: a request's flagged third-party notes are withheld as proposed.
-FORM_INPUT = {"subject_access": {"withhold_undecided_flagged_notes": True}}
+# The whole form, as Airflow's page submits it. With Approve, a request's flagged third-party notes
+# are withheld as proposed; the sweep's approval needs no reason (a rejection would).
+FORM_INPUT = {"subject_access": {"send_back_reason": "other", "withhold_undecided_flagged_notes": True},
+              "retention_sweep": {"reason": None}}
 
 
 def _answer(cluster: Cluster, dag_id: str, run_id: str, task_id: str, option: str) -> bool:
