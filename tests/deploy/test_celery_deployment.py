@@ -136,6 +136,9 @@ def governance(cluster: Cluster, *args: str, check: bool = True) -> subprocess.C
 
 def trigger(cluster: Cluster, dag_id: str, conf: dict[str, Any]) -> str:
     cluster.wait_for(lambda: _dag_known(cluster, dag_id), 120, f"DAG {dag_id} parsed")
+    # retention_sweep is created paused (a destructive schedule starts only on purpose): the operator
+    # un-pauses it, as "unpause on trigger" would; a paused DAG's triggered run would only queue.
+    cluster.call(RECORDS_MANAGER, "PATCH", f"/dags/{dag_id}", {"is_paused": False})
     run = cluster.call(RECORDS_MANAGER, "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
     return run["dag_run_id"]
 
