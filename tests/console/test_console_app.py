@@ -354,3 +354,26 @@ def test_records_management_registers_reviews_approves_and_hands_over(console, s
     assert link.status_code == 200 and "bundle.enc" in link.text and key.text.splitlines()[-1] not in link.text
     assert not (scenario.settings.home / "sar" / "handover" / request_id).exists()  # nothing written there either
     assert client.get(f"/governance/requests/{request_id}/handover/key", headers=token("ig")).status_code == 403
+
+
+def test_a_destroyed_case_restored_from_backup_is_a_tombstone_match(scenario) -> None:
+    """The console recognises tombstones with the shared key retention wrote them with (not a per-host file)."""
+    from governance_airflow.console import context
+    from governance_airflow.console.services import retention as service
+
+    context.use_settings(scenario.settings)
+    destroyed = [i for e in _entries(scenario, "retention.destroy.complete") for i in e.record_ids
+                 if str(i).startswith("C")]
+    assert destroyed
+    engine = sa.create_engine(scenario.settings.store("default").url)
+    restored = destroyed[0]
+    with engine.begin() as conn:  # an old backup brings one destroyed case back
+        conn.execute(sa.text("INSERT INTO cases (case_id, family_id, case_type, status, opened_on) "
+                             "VALUES (:c, 'F0000001', 'early_help', 'open', '2015-01-01')"), {"c": restored})
+    try:
+        found = service.tombstone_matches(scenario.settings, "default")
+        assert found["tombstones"] > 0 and found["matches"] == [restored]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM cases WHERE case_id = :c"), {"c": restored})
+        engine.dispose()

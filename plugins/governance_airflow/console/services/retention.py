@@ -54,7 +54,7 @@ def forecast(settings: Settings, store: str, as_of: date) -> dict[str, Any]:
 
 
 def _forecast_now(settings: Settings, store: str, as_of: date) -> dict[str, Any]:
-    from governance.keys import KeyStore
+    from governance.keyprovider import open_keys
     from governance.retention.plan import FORECAST_MONTHS, decide_every_case
     from governance.retention.schedule import load_schedule
     from governance.retention.tombstones import tombstone_key
@@ -64,7 +64,7 @@ def _forecast_now(settings: Settings, store: str, as_of: date) -> dict[str, Any]
     per: Counter = Counter()
     overdue: Counter = Counter()
     for d in decide_every_case(context.case_store(settings, store), context.state(settings), load_schedule(), as_of,
-                               tombstone_key=tombstone_key(KeyStore(settings.keys_dir))):
+                               tombstone_key=tombstone_key(open_keys(settings))):
         if d.due_on is None or d.status not in ("due", "not_due"):
             continue
         month = f"{d.due_on.year:04d}-{d.due_on.month:02d}"
@@ -166,12 +166,12 @@ def tombstone_matches(settings: Settings, store: str) -> dict[str, Any]:
 
 
 def _tombstones_now(settings: Settings, store: str) -> dict[str, Any]:
-    from governance.keys import KeyStore
+    from governance.keyprovider import open_keys
     from governance.retention import tables
     from governance.retention.tombstones import resurrected_among, tombstone_key
 
     case_store = context.case_store(settings, store)
-    key = tombstone_key(KeyStore(settings.keys_dir))
+    key = tombstone_key(open_keys(settings))
     with case_store.engine.connect() as conn:
         ids = [str(i) for i in conn.execute(sa.select(case_store.raw("case", "id"))).scalars()]
     found: set[str] = set()
