@@ -9,7 +9,10 @@ Usage::
 
 The ledger grows to each size in ``--sizes`` (capped by ``--entries``) using
 ``append_many`` in batches (as a destruction job does per chunk); at each size
-it runs a full :meth:`Ledger.verify`. A sample of single ``append`` calls (one
+it runs a full :meth:`Ledger.verify` ``--repeat`` times as shipped (several
+processes from 200,000 entries: governance/ledger/parallel.py) and as many
+times in one process, and shows the medians; CPU time includes the helper
+processes, so it is the total work. A sample of single ``append`` calls (one
 transaction each) is timed first. Wall time and process CPU time are both shown:
 on a shared machine CPU time is the steadier figure. Peak memory is
 ``ru_maxrss`` so far, which stays flat if verification really streams.
@@ -42,6 +45,7 @@ import random  # noqa: E402
 from governance.keys import KeyStore  # noqa: E402
 from governance.ledger import Ledger, verify_bundle  # noqa: E402
 from governance.ledger.merkle import verify_inclusion  # noqa: E402
+from governance.ledger.parallel import PROCESSES_ENV, processes_for  # noqa: E402
 from governance.ledger.proofs import TreeReader  # noqa: E402
 
 
@@ -61,10 +65,16 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (verification forks helpers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _timed(fn: Any) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), _cpu()
     result = fn()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    return result, time.perf_counter() - wall, _cpu() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", action="store_true", help="also time export and verify_bundle at each size")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (SQLite file, bundles) afterwards")
     parser.add_argument("--proofs", type=int, default=1000, help="inclusion proofs to time at the largest size")
+    parser.add_argument("--repeat", type=int, default=3, help="verifications per size and mode; the median is shown")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
@@ -107,14 +118,16 @@ def main(argv: list[str] | None = None) -> int:
             _, wall, cpu = _timed(lambda: ledger.append_many([_event(i) for i in range(start, start + n)]))
             append_wall, append_cpu, done = append_wall + wall, append_cpu + cpu, done + n
         ledger.checkpoint()
-        report, v_wall, v_cpu = _timed(ledger.verify)
-        assert report.ok and report.entries == size, report
+        v_wall, v_cpu, processes = _verify_median(ledger, size, args.repeat, None)
+        one_wall, one_cpu, _ = _verify_median(ledger, size, args.repeat, "1")
         row: dict[str, Any] = {
             "entries": size,
             "append_per_s": round(grow / append_wall) if grow else None,
             "append_per_cpu_s": round(grow / append_cpu) if grow and append_cpu else None,
             "verify_s": round(v_wall, 2), "verify_cpu_s": round(v_cpu, 2),
-            "verify_per_s": round(size / v_wall), "peak_rss_mb": round(_peak_mb(), 1),
+            "verify_per_s": round(size / v_wall), "verify_processes": processes,
+            "verify_1p_s": round(one_wall, 2), "verify_1p_cpu_s": round(one_cpu, 2),
+            "peak_rss_mb": round(_peak_mb(), 1),
         }
         if not args.url:
             row["db_mb"] = round((work / "ledger.db").stat().st_size / 2**20, 1)
@@ -133,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"single append (own transaction each): {result['single_append']['per_s']:,}/s "
           f"({result['single_append']['per_cpu_s']:,} per CPU second) over {single:,} entries")
-    columns = ["entries", "append_per_s", "append_per_cpu_s", "verify_s", "verify_cpu_s", "verify_per_s", "peak_rss_mb"]
+    columns = ["entries", "append_per_s", "append_per_cpu_s", "verify_s", "verify_cpu_s", "verify_processes",
+               "verify_1p_s", "verify_1p_cpu_s", "peak_rss_mb"]
     columns += [c for c in ("db_mb", "export_s", "bundle_verify_s", "bundle_verify_cpu_s") if c in result["sizes"][0]]
     print(" | ".join(f"{c:>14}" for c in columns))
     for row in result["sizes"]:
@@ -144,6 +158,30 @@ def main(argv: list[str] | None = None) -> int:
           f"generate {p['generate_ms']} ms/proof ({p['generate_cpu_ms']} ms CPU), verify {p['verify_ms']} ms/proof")
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+def _verify_median(ledger: Ledger, size: int, repeat: int, processes: str | None) -> tuple[float, float, int]:
+    """Median wall and CPU (children included) of ``repeat`` full verifications; the processes used.
+
+    ``processes`` None is the shipped default (several processes from PARALLEL_FROM
+    entries); "1" forces the one-process pass.
+    """
+    saved = os.environ.pop(PROCESSES_ENV, None)
+    if processes is not None:
+        os.environ[PROCESSES_ENV] = processes
+    try:
+        used = processes_for(size)
+        runs = []
+        for _ in range(max(1, repeat)):
+            report, wall, cpu = _timed(ledger.verify)
+            assert report.ok and report.entries == size, report
+            runs.append((wall, cpu))
+    finally:
+        os.environ.pop(PROCESSES_ENV, None)
+        if saved is not None:
+            os.environ[PROCESSES_ENV] = saved
+    walls, cpus = sorted(w for w, _ in runs), sorted(c for _, c in runs)
+    return walls[len(walls) // 2], cpus[len(cpus) // 2], used
 
 
 def _time_proofs(ledger: Ledger, count: int) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from governance.ledger.canonical import (
 )
 from governance.ledger.schema import Checkpoint, utc_stamp
 from governance.ledger.signing import fingerprint, load_public_key
+from governance.ledger.parallel import read_rows
 from governance.ledger.verify import Failure, VerifyReport, check_witness, verify_entries
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def export_bundle(ledger: "Ledger", directory: Path) -> ExportReport:
         writer = _HashingWriter(directory / "entries.jsonl")
         prev = "0" * 64
         try:
-            for _seq, body, digest in ledger.rows(conn):
+            for _seq, body, digest in read_rows(conn):
                 hex_hash = digest.decode("ascii")
                 writer.write(entry_line(body.decode("utf-8"), prev, hex_hash).encode("utf-8") + b"\n")
                 count, head_hash, prev = count + 1, hex_hash, hex_hash

@@ -37,11 +37,13 @@ import sqlalchemy as sa
 from governance.db import ALEMBIC_RUN_LOCK, make_engine, safe_url, same_database
 from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
 from governance.ledger.canonical import GENESIS_HASH, entry_body_text, entry_hash
+from governance.ledger.engine import WRITE_OPTION, Borrowed, read_only_engine, sqlite_write_transactions
 from governance.ledger.schema import (
     CHECKPOINT_COLUMNS, HEAD_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
     lock_table, prepare_event, upgrade, utc_stamp,
 )
 from governance.ledger.sealing import minting_allowed, newest_head, registered_keys, seal, signing_key_id
+from governance.ledger.parallel import parallel_pass, processes_for, read_rows
 from governance.ledger.signing import LedgerSigner, signer_for
 from governance.ledger.verify import VerifyReport, verify_entries
 from governance.ledger.witness import WITNESS_ENV, Witness, open_witness
@@ -54,30 +56,12 @@ __all__ = ["Ledger", "utc_stamp"]
 # pg_advisory_xact_lock keys: "ledger" in ASCII, and one more for migrations.
 _APPEND_LOCK = 0x6C6564676572
 _MIGRATE_LOCK = _APPEND_LOCK + 1
-_WRITE = "governance_ledger_write"
-_READ_ONLY = "governance_ledger_read_only"
 _DEFAULT = object()
 _log = logging.getLogger(__name__)
 # Built once: statement construction, not execution, dominated a single append.
 _LOCK_ROW = lock_table.update().where(lock_table.c.id == 1).values(counter=lock_table.c.counter + 1)
 _HEAD = sa.select(entries_table.c.seq, entries_table.c.entry_hash).order_by(entries_table.c.seq.desc()).limit(1)
 _INSERT = entries_table.insert()
-
-
-def _sqlite_transactions(engine: sa.Engine) -> None:
-    """Let SQLAlchemy, not the driver, begin SQLite transactions; writers BEGIN IMMEDIATE.
-
-    pysqlite otherwise begins lazily at the first INSERT, after the head was
-    read outside any transaction; IMMEDIATE takes the write lock up front.
-    """
-
-    @sa.event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
 class Ledger:
@@ -115,7 +99,7 @@ class Ledger:
         elif isinstance(witness, str):
             witness = open_witness(witness, signer.keys_dir if signer else None)
         create = create and not read_only
-        engine = _read_only_engine(url) if read_only else make_engine(url, create_folder=create)
+        engine = read_only_engine(url) if read_only else make_engine(url, create_folder=create)
         if not create and engine.dialect.name == "sqlite":
             database = engine.url.database or ""
             path = database.removeprefix("file:").split("?")[0]
@@ -123,7 +107,7 @@ class Ledger:
                 engine.dispose()
                 raise LedgerError(f"no ledger database at {safe_url(url)}")
         if engine.dialect.name == "sqlite" and not read_only:
-            _sqlite_transactions(engine)
+            sqlite_write_transactions(engine)
         ledger = cls(engine, signer, checkpoint_every, witness=witness, read_only=read_only)
         try:
             if read_only:
@@ -184,7 +168,7 @@ class Ledger:
             raise LedgerError("this ledger was opened read-only")
         with self.engine.connect() as conn:
             if write:
-                conn.execution_options(**{_WRITE: True})
+                conn.execution_options(**{WRITE_OPTION: True})
             if snapshot and self._is_pg:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -198,7 +182,7 @@ class Ledger:
             return self._transaction(write=True)
         if not same_database(connection.engine, self.engine):
             raise LedgerError(f"{what}: connection= is not to the ledger database")
-        return _Borrowed(connection)
+        return Borrowed(connection)
 
     def shares_database(self, engine: sa.Engine) -> bool:
         """True when ``engine`` reaches the ledger's own database, so a caller can
@@ -324,49 +308,16 @@ class Ledger:
     # -- keys ------------------------------------------------------------------
 
     def init_key(self) -> str:
-        """``keys init``: the key id this ledger signs with, minting and registering one only
-        for a brand-new ledger; for an existing ledger, its key must already be here."""
-        signer = self._require_signer()
-        with self._errors("keys init"), self._transaction(write=True) as conn:
-            self._lock(conn)
-            seq, _ = self._head_row(conn)
-            return signing_key_id(conn, signer, seq, self.witness, self.name)
+        """``keys init``: see :func:`governance.ledger.keyring.init_key`."""
+        from governance.ledger.keyring import init_key  # noqa: PLC0415
+
+        return init_key(self)
 
     def rotate_key(self, *, actor: str, reason: str | None = None, as_of: datetime | None = None) -> tuple[str, str]:
-        """``keys rotate``: record the rotation, register the new key, seal with the old one, switch.
+        """``keys rotate``: see :func:`governance.ledger.keyring.rotate_key`; returns (old key id, new key id)."""
+        from governance.ledger.keyring import rotate_key  # noqa: PLC0415
 
-        The entry ``ledger.key.rotated`` and a tree head listing the new key,
-        signed by the old key, commit together; then the files switch, and an
-        entry ``ledger.key.activated`` gets the new key's first tree head, so the
-        newest head is signed by the new key. Returns (old key id, new key id).
-        """
-        from governance.ledger.sealing import register_key  # noqa: PLC0415
-        from governance.ledger.signing import key_id_of, public_pem  # noqa: PLC0415
-
-        signer = self._require_signer()
-        new_key = signer.prepare_next()
-        new_id = key_id_of(new_key.public_key())
-        with self._errors("keys rotate"), self._transaction(write=True) as conn:
-            self._lock(conn)
-            seq, prev = self._head_row(conn)
-            if seq == 0:
-                raise LedgerError("the ledger is empty: there is no key to rotate yet (governance keys init)")
-            old_id = signing_key_id(conn, signer, seq, self.witness, self.name)
-            values, _ = prepare_event({"actor": actor, "action": "ledger.key.rotated", "reason": reason,
-                                       "details": {"old_key_id": old_id, "new_key_id": new_id,
-                                                   "new_fingerprint": fingerprint_of(new_key)}, "as_of": as_of})
-            body = entry_body_text((seq + 1, *values))
-            digest = entry_hash(prev, body)
-            conn.execute(entries_table.insert(), [{"seq": seq + 1, "body": body, "entry_hash": digest}])
-            register_key(conn, public_pem(new_key.public_key()))
-            sealed = seal(conn, signer, old_id, [seq + 1], [(seq + 1, body, digest)], self.witness)
-        self._publish(sealed.witness_size)
-        signer.promote_next()
-        # The new key's first tree head, at once: auditors switch to the new fingerprint now.
-        self._checked_key = None
-        self.append(actor=actor, action="ledger.key.activated", details={"key_id": new_id}, as_of=as_of)
-        self.checkpoint()
-        return old_id, new_id
+        return rotate_key(self, actor=actor, reason=reason, as_of=as_of)
 
     # -- reading ---------------------------------------------------------------
 
@@ -404,26 +355,6 @@ class Ledger:
         """Registered public keys, (key_id, PEM bytes), in registration order."""
         return registered_keys(conn)
 
-    def rows(self, conn: sa.Connection) -> Iterator[tuple[int, bytes, bytes]]:
-        """``(seq, body, entry_hash)``, text as UTF-8/ASCII bytes, in seq order: the verify fast path.
-
-        On SQLite the driver cursor is read directly (same transaction); on
-        PostgreSQL a server-side cursor keeps memory flat. Bytes come from the
-        database (CAST/convert_to), so nothing is decoded and re-encoded.
-        """
-        if conn.dialect.name == "sqlite":
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                cursor.execute("SELECT seq, CAST(body AS BLOB), CAST(entry_hash AS BLOB) FROM ledger_entries ORDER BY seq")
-                yield from cursor
-            finally:
-                cursor.close()
-            return
-        query = sa.text("SELECT seq, convert_to(body, 'UTF8'), convert_to(entry_hash, 'UTF8') FROM ledger_entries ORDER BY seq")
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
-        for partition in result.partitions():
-            yield from partition
-
     @contextmanager
     def snapshot(self) -> Iterator[sa.Connection]:
         """A read transaction that sees one consistent state (for verify and export)."""
@@ -451,8 +382,12 @@ class Ledger:
             if problem is not None:
                 return VerifyReport(ok=False, entries=0, checkpoints=len(heads), head_hash=None,
                                     first_bad_seq=problem[0], reason=problem[1])
+            processes = processes_for(conn.execute(sa.text("SELECT max(seq) FROM ledger_entries")).scalar() or 0)
+            entry_pass = None
+            if processes > 1:
+                entry_pass = parallel_pass(conn, self.engine.url.render_as_string(hide_password=False), processes)
             report, roots = verify_entries(
-                self.rows(conn), heads, self.public_keys(conn), witnessed=witnessed,
+                read_rows(conn), heads, self.public_keys(conn), witnessed=witnessed, entry_pass=entry_pass,
                 witness_location=self.witness.location if self.witness is not None else None,
                 expect_key_id=expect_key_id, progress=progress,
                 extra_sizes=[since.size] if since is not None and type(since.size) is int and since.size > 0 else [])
@@ -482,42 +417,3 @@ def _check_not_behind(newest: Checkpoint | None, witnessed: Checkpoint | None, l
 def to_be_sealed(head_seq: int, count: int, every: int) -> bool:
     """Whether appending ``count`` entries after ``head_seq`` crosses a multiple of ``every``."""
     return (head_seq + count) // every > head_seq // every
-
-
-def fingerprint_of(private_key: Any) -> str:
-    from governance.ledger.signing import fingerprint  # noqa: PLC0415
-
-    return fingerprint(private_key.public_key())
-
-
-def _read_only_engine(url: str) -> sa.Engine:
-    """An engine that cannot write: SQLite ``mode=ro`` (``immutable=1`` if the file's
-    WAL cannot be opened read-only), PostgreSQL ``READ ONLY`` transactions."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return make_engine(url, create_folder=False)
-    path = Path(parsed.database or "").resolve()
-    if not path.is_file():  # never create it: even immutable=1 alone would make an empty file
-        raise LedgerError(f"no ledger database at {safe_url(url)}")
-    for flags in ("mode=ro", "mode=ro&immutable=1"):
-        engine = sa.create_engine(f"sqlite:///file:{path}?{flags}&uri=true", connect_args={"timeout": 30})
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
-            return engine
-        except sa.exc.OperationalError:
-            engine.dispose()
-    return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-
-
-class _Borrowed:
-    """A caller's connection used as is: no begin, no commit (the caller owns the transaction)."""
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> sa.Connection:
-        return self.connection
-
-    def __exit__(self, *exc: object) -> None:
-        return None

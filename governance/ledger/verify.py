@@ -42,7 +42,10 @@ from governance.ledger.merkle import CompactRange
 from governance.ledger.schema import Checkpoint
 from governance.ledger.signing import fingerprint, load_public_key
 
-__all__ = ["VerifyReport", "verify_entries", "check_tree_heads", "matches_key", "PROGRESS_EVERY", "Failure"]
+__all__ = [
+    "VerifyReport", "verify_entries", "check_tree_heads", "check_head", "matches_key", "PROGRESS_EVERY", "Failure",
+    "PassResult", "row_failure", "stream_pass",
+]
 
 PROGRESS_EVERY = 1 << 16  # entries between progress callbacks
 
@@ -86,10 +89,11 @@ class VerifyReport:
 class Failure(Exception):
     """One verification failure: the first bad entry (or None) and a one-line reason."""
 
-    def __init__(self, seq: int | None, reason: str) -> None:
+    def __init__(self, seq: int | None, reason: str, *, at: int | None = None) -> None:
         super().__init__(reason)
         self.seq = seq
         self.reason = reason
+        self.at = at if at is not None else (seq or 0)  # entries read when it was found
 
 
 def matches_key(expected: str, key_fingerprint: str) -> bool:
@@ -167,6 +171,18 @@ def check_witness(heads: Sequence[Checkpoint], witnessed: Sequence[Checkpoint], 
             raise Failure(None, f"tree head at size {head.size} differs from the one witness {location} holds")
 
 
+EntryPass = Callable[[Sequence[int], Mapping[int, Checkpoint]], "PassResult"]
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What a pass over the entries found: how many, the last entry hash, roots at extra sizes."""
+
+    entries: int
+    head_hash: bytes
+    extra_roots: dict[int, bytes]
+
+
 def verify_entries(
     rows: Iterable[Sequence[Any]],
     heads: Sequence[Checkpoint],
@@ -178,24 +194,25 @@ def verify_entries(
     extra_sizes: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     source: str = "database",
+    entry_pass: EntryPass | None = None,
 ) -> tuple[VerifyReport, dict[int, bytes]]:
     """Verify a ledger (module doc).
 
-    ``rows`` yields ``(seq, body bytes, entry_hash ASCII bytes)``. Returns the report
-    and the roots at ``extra_sizes`` (for an auditor's saved head).
+    ``rows`` yields ``(seq, body bytes, entry_hash ASCII bytes)``, read in one
+    pass here; or ``entry_pass`` does that step another way (on several cores:
+    :mod:`governance.ledger.parallel`) and must find the same first failure.
+    Returns the report and the roots at ``extra_sizes`` (for an auditor's saved head).
     """
     started = time.monotonic()
     prints: dict[str, str] = {}
-    seq = 0
-    prev = GENESIS_HASH.encode("ascii")
-    extra_roots: dict[int, bytes] = {}
-    tree = CompactRange()
-    mask = PROGRESS_EVERY - 1
+    found = PassResult(0, GENESIS_HASH.encode("ascii"), {})
 
-    def report(ok: bool, bad: int | None = None, reason: str | None = None) -> VerifyReport:
+    def report(ok: bool, bad: int | None = None, reason: str | None = None, at: int = 0) -> VerifyReport:
         newest = heads[-1] if heads else None
+        seq = found.entries if ok else at
         return VerifyReport(
-            ok=ok, entries=seq, checkpoints=len(heads), head_hash=prev.decode("ascii") if (ok and seq) else None,
+            ok=ok, entries=seq, checkpoints=len(heads),
+            head_hash=found.head_hash.decode("ascii") if (ok and seq) else None,
             first_bad_seq=bad, reason=reason, unsealed=seq - (newest.size if newest else 0) if ok else 0,
             key_ids=tuple(sorted({h.key_id for h in heads})), fingerprints=dict(prints),
             head_key_id=newest.key_id if newest else None, tree_size=newest.size if newest else 0,
@@ -208,52 +225,76 @@ def verify_entries(
         check_tree_heads(heads, loaded, [key_id for key_id, _ in keys])
         stops = sorted({h.size for h in heads} | set(extra_sizes))
         by_size = {h.size: h for h in heads}
-        stop_iter = iter(stops)
-        next_stop = next(stop_iter, -1)
-        last_sealed = 0
-        sha, hexlify = hashlib.sha256, binascii.hexlify
-        leaves: list[bytes] = []
-        append = leaves.append
-        # One comparison per row decides whether anything but hashing happens: the
-        # next tree head's size, or the next progress/flush point, whichever is first.
-        stop = _next_stop(0, next_stop)
-        for number, body, stored in rows:  # the hot loop: a million times, keep it to hashing
-            digest = sha(b"\x00" + prev + b"\n" + body).digest()
-            prev = hexlify(digest)
-            seq += 1
-            if prev != stored or number != seq:
-                raise _row_failure(seq, number, prev, stored)
-            append(digest)
-            if seq == stop:
-                tree.extend(leaves)
-                leaves.clear()
-                if progress is not None and not seq & mask:
-                    progress(seq)
-                if seq == next_stop:
-                    head = by_size.get(seq)
-                    if head is not None:
-                        if tree.root().hex() != head.root or head.head != prev.decode("ascii"):
-                            raise Failure(last_sealed + 1,
-                                          f"entries {last_sealed + 1}-{seq} do not match the tree head signed at size "
-                                          f"{seq} (altered and re-hashed, inserted or removed)")
-                        last_sealed = seq
-                    else:
-                        extra_roots[seq] = tree.root()
-                    next_stop = next(stop_iter, -1)
-                stop = _next_stop(seq, next_stop)
-        if heads and heads[-1].size > seq:
-            raise Failure(seq + 1, f"entries after seq {seq} missing: tree head at size {heads[-1].size}")
+        if entry_pass is None:
+            found = stream_pass(rows, stops, by_size, progress)
+        else:
+            found = entry_pass(stops, by_size)
+            if progress is not None:
+                progress(found.entries)
+        if heads and heads[-1].size > found.entries:
+            raise Failure(found.entries + 1,
+                          f"entries after seq {found.entries} missing: tree head at size {heads[-1].size}",
+                          at=found.entries)
         if witnessed:
             check_witness(heads, witnessed, witness_location or "witness")
         if expect_key_id is not None:
             _check_expected_key(expect_key_id, heads, prints)
     except Failure as failure:
-        return report(False, failure.seq, failure.reason), extra_roots
+        return report(False, failure.seq, failure.reason, failure.at), {}
     except LedgerIntegrityError as error:  # a bundle line or witness record that cannot be read
-        return report(False, error.entry_seq, str(error)), extra_roots
+        return report(False, error.entry_seq, str(error), error.entry_seq or 0), {}
+    return report(True), found.extra_roots
+
+
+def check_head(head: Checkpoint, root: bytes, head_hash: bytes, last_sealed: int) -> None:
+    """The tree of the first ``head.size`` entries must have the root and head entry the head signs."""
+    if root.hex() != head.root or head.head != head_hash.decode("ascii"):
+        raise Failure(last_sealed + 1,
+                      f"entries {last_sealed + 1}-{head.size} do not match the tree head signed at size "
+                      f"{head.size} (altered and re-hashed, inserted or removed)", at=head.size)
+
+
+def stream_pass(rows: Iterable[Sequence[Any]], stops: Sequence[int], by_size: Mapping[int, Checkpoint],
+                progress: Callable[[int], None] | None) -> PassResult:
+    """Step 3 of the module doc in one streamed pass: chain, leaves, the root at every stop size."""
+    seq = 0
+    prev = GENESIS_HASH.encode("ascii")
+    extra_roots: dict[int, bytes] = {}
+    tree = CompactRange()
+    mask = PROGRESS_EVERY - 1
+    stop_iter = iter(stops)
+    next_stop = next(stop_iter, -1)
+    last_sealed = 0
+    sha, hexlify = hashlib.sha256, binascii.hexlify
+    leaves: list[bytes] = []
+    append = leaves.append
+    # One comparison per row decides whether anything but hashing happens: the
+    # next tree head's size, or the next progress/flush point, whichever is first.
+    stop = _next_stop(0, next_stop)
+    for number, body, stored in rows:  # the hot loop: a million times, keep it to hashing
+        digest = sha(b"\x00" + prev + b"\n" + body).digest()
+        prev = hexlify(digest)
+        seq += 1
+        if prev != stored or number != seq:
+            raise row_failure(seq, number)
+        append(digest)
+        if seq == stop:
+            tree.extend(leaves)
+            leaves.clear()
+            if progress is not None and not seq & mask:
+                progress(seq)
+            if seq == next_stop:
+                head = by_size.get(seq)
+                if head is not None:
+                    check_head(head, tree.root(), prev, last_sealed)
+                    last_sealed = seq
+                else:
+                    extra_roots[seq] = tree.root()
+                next_stop = next(stop_iter, -1)
+            stop = _next_stop(seq, next_stop)
     if progress is not None:
         progress(seq)
-    return report(True), extra_roots
+    return PassResult(seq, prev, extra_roots)
 
 
 def _next_stop(seq: int, next_head: int) -> int:
@@ -262,7 +303,8 @@ def _next_stop(seq: int, next_head: int) -> int:
     return flush if next_head == -1 or next_head > flush else next_head
 
 
-def _row_failure(seq: int, number: Any, computed: bytes, stored: Any) -> Failure:
+def row_failure(seq: int, number: Any) -> Failure:
+    """Entry ``seq`` (found as ``number``) breaks the chain: missing, out of place, or altered."""
     if number != seq:
         if type(number) is int and number > seq:
             return Failure(seq, f"entry {seq} is missing (next entry found is {number})")
