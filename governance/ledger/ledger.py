@@ -382,7 +382,9 @@ class Ledger:
             if problem is not None:
                 return VerifyReport(ok=False, entries=0, checkpoints=len(heads), head_hash=None,
                                     first_bad_seq=problem[0], reason=problem[1])
-            processes = processes_for(conn.execute(sa.text("SELECT max(seq) FROM ledger_entries")).scalar() or 0)
+            newest_seq = conn.execute(sa.text("SELECT max(seq) FROM ledger_entries")).scalar() or 0
+            processes = processes_for(newest_seq)
+            _log.debug("verifying %s entries in %d process(es)", newest_seq, processes)
             entry_pass = None
             if processes > 1:
                 entry_pass = parallel_pass(conn, self.engine.url.render_as_string(hide_password=False), processes)
