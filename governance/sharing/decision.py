@@ -6,8 +6,10 @@
     Basis ``consent``: the family's form in force that day gives consent to
     share, is not withdrawn and does not opt out of the agency. Or basis
     ``legal_duty``: a statutory social-care case (Children Act 1989/2004) is
-    open that day; social care may share without consent, but must still
-    inform the family unless an exception applies (seed 002 s.3).
+    open that day (:mod:`governance.sharing.open_cases` decides; a case whose
+    dates cannot be read is not counted, reason ``case_date_unreadable``);
+    social care may share without consent, but must still inform the family
+    unless an exception applies (seed 002 s.3).
 ``refused``
     The family said no: consent to share not given, withdrawn by that day, or
     the agency ticked as an opt-out. A share is lawful only under a recorded
