@@ -93,8 +93,9 @@ def _statutory_cases_open(store: CaseStore, family_id: str, on: date,
         condition = sa.and_(condition, store.raw("case", "id") == only)
     with store.engine.connect() as conn:
         open_ids, unreadable = cases_open_on(store, conn, condition, on)
-    return tuple(open_ids), tuple(_EXPLAIN["case_date_unreadable"].format(case=c.case_id, fields=", ".join(c.unreadable))
-                                  for c in unreadable)
+    lines = tuple(_EXPLAIN["case_date_unreadable"].format(case=c.case_id, fields=", ".join(c.unreadable))
+                  for c in unreadable)
+    return tuple(open_ids), lines
 
 
 def _case_of_family(store: CaseStore, family_id: str, case_id: str) -> bool:

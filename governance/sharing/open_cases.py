@@ -86,7 +86,9 @@ def cases_open_on(store: CaseStore, conn: sa.Connection, condition: sa.ColumnEle
     in Python because stores keep them as text as often as typed.
     """
     columns = [store.raw("case", "id").label("id")]
-    columns += [sa.type_coerce(store.raw("case", f), sa.String()).label(f) for f in _DATES if store.has_field("case", f)]
+    # As the driver hands them over (text on SQLite), to be read by read_date, as retention reads them.
+    columns += [sa.type_coerce(store.raw("case", f), sa.String()).label(f)
+                for f in _DATES if store.has_field("case", f)]
     if store.has_field("case", "status"):
         columns.append(store.column("case", "status"))
     query = sa.select(*columns).where(condition).order_by(store.raw("case", "id"))
