@@ -3,12 +3,14 @@
 :func:`delete_cases` deletes, in the caller's open transaction: casenotes,
 documents, sharing records, access log and memberships; consent opt-outs and
 consents of the cases; the cases; consents (and opt-outs) of families left with
-no case; then the cases' people and those families' people, and those
-families, **only when nothing kept refers to them**: a professional who wrote
-a note on a kept case, a relative on another family's kept case, a household
-one of whose members is kept all stay (every link to a person or a family in
-the logical model is checked, one ``NOT EXISTS`` each, set-based), so
-destruction never leaves a kept case pointing at a deleted row.
+no case; then the cases' people and those families' people, and every household
+a deleted row named (the cases' own, those their consents were filed under,
+their members' own), **only when nothing kept refers to them**: a professional
+who wrote a note on a kept case, a relative on another family's kept case, a
+household one of whose members is kept all stay (every link to a person or a
+family in the logical model is checked, one ``NOT EXISTS`` each, set-based), so
+destruction never leaves a kept case pointing at a deleted row, nor a household
+holding nothing but its name and address once all its links went in one chunk.
 Each delete reports what it removed (``RETURNING``): the object keys of the
 documents, the consents, people and families, and the rows per entity. So the
 caller can record its intent *exactly*, before it commits, without reading
@@ -82,6 +84,9 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
             g.object_keys = sorted({k for k in delete(entity, condition, "object_key") if k})
         else:
             delete(entity, condition)
+    # Households the chunk's other rows link to (a consent filed under another household, a member who
+    # lives elsewhere): read before those rows go, each removed below if nothing kept refers to it then.
+    linked_families = _linked_families(store, conn, ids, people)
     consents: list[str] = []
     if store.has("consent") and store.has_field("consent", "case_id"):
         consents += _delete_consents(store, conn, delete, _in(store.raw("consent", "case_id"), ids))
@@ -100,8 +105,9 @@ def delete_cases(store: CaseStore, conn: sa.Connection, case_ids: list[str]) -> 
         g.person_ids = sorted(delete("person", sa.and_(sa.or_(*person_filter), ~referenced(store, "person")), "id"))
     else:
         g.counts["person"] = 0
-    g.family_ids = sorted(delete("family", sa.and_(_in(store.raw("family", "id"), gone), ~referenced(store, "family")),
-                                 "id")) if families_gone else []
+    households = sorted(set(families_gone) | linked_families)
+    g.family_ids = sorted(delete("family", sa.and_(_in(store.raw("family", "id"), households),
+                                                   ~referenced(store, "family")), "id")) if households else []
     g.counts.setdefault("family", 0)
     if store.has("consent"):
         g.counts.setdefault("consent", 0)
@@ -122,6 +128,21 @@ def _delete_consents(store: CaseStore, conn: sa.Connection, delete, condition) -
         of_these = sa.select(store.raw("consent", "id")).where(condition)
         delete("consent_opt_out", store.raw("consent_opt_out", "consent_id").in_(of_these))
     return delete("consent", condition, "id")
+
+
+def _linked_families(store: CaseStore, conn: sa.Connection, case_ids: IdSet, people: list[str]) -> set[str]:
+    """Families named by the cases' consents and by the cases' people (candidates, checked when deleted)."""
+    dialect = conn.dialect.name
+    found: set[str] = set()
+    if store.has("consent") and store.has_field("consent", "case_id") and store.has_field("consent", "family_id"):
+        family = store.raw("consent", "family_id")
+        found.update(conn.execute(sa.select(family).distinct()
+                                  .where(one_of(store.raw("consent", "case_id"), case_ids, dialect))).scalars())
+    if people and store.has_field("person", "family_id"):
+        family = store.raw("person", "family_id")
+        found.update(conn.execute(sa.select(family).distinct()
+                                  .where(one_of(store.raw("person", "id"), sorted(people), dialect))).scalars())
+    return found - {None}
 
 
 def _families_without_cases(store: CaseStore, conn: sa.Connection, family_ids: list[str]) -> list[str]:

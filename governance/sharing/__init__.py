@@ -2,6 +2,7 @@
 
 - :mod:`~governance.sharing.consent`: consent state as of any day; research exclusions.
 - :mod:`~governance.sharing.decision`: ``check_sharing`` (allowed / override_required / refused, with the basis).
+- :mod:`~governance.sharing.open_cases`: whether a case was open on a day (the one rule).
 - :mod:`~governance.sharing.log`: recipients from the sharing log, for access-request bundles.
 - :mod:`~governance.sharing.rules`, :mod:`~governance.sharing.compliance`,
   :mod:`~governance.sharing.findings`: the daily compliance checks and their findings.

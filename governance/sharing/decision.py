@@ -6,8 +6,10 @@
     Basis ``consent``: the family's form in force that day gives consent to
     share, is not withdrawn and does not opt out of the agency. Or basis
     ``legal_duty``: a statutory social-care case (Children Act 1989/2004) is
-    open that day; social care may share without consent, but must still
-    inform the family unless an exception applies (seed 002 s.3).
+    open that day (:mod:`governance.sharing.open_cases` decides; a case whose
+    dates cannot be read is not counted, reason ``case_date_unreadable``);
+    social care may share without consent, but must still inform the family
+    unless an exception applies (seed 002 s.3).
 ``refused``
     The family said no: consent to share not given, withdrawn by that day, or
     the agency ticked as an opt-out. A share is lawful only under a recorded
@@ -30,8 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.errors import ConfigError
-from governance.sharing import sql
 from governance.sharing.consent import ConsentForm, UnknownRecord, family_exists, consent_in_force
+from governance.sharing.open_cases import cases_open_on
 from governance.sharing.policy import OVERRIDE_REASONS, STATUTORY_CASE_TYPES
 from governance.stores.model import AGENCIES
 from governance.stores.store import CaseStore
@@ -46,6 +48,8 @@ _EXPLAIN = {
     "consent_to_share_not_given": "Consent form {form} (signed {signed}) does not give consent to share.",
     "agency_opted_out": "Consent form {form} (signed {signed}) opts out of sharing with {agency}.",
     "no_consent_on_record": "No consent form had been signed for this family by {on}.",
+    "case_date_unreadable": "Statutory case {case} is not counted as open: its {fields} cannot be read as a date "
+                            "(correct the case record).",
 }
 _OVERRIDE_NOTE = ("Sharing is lawful only if one of these applies and is recorded as the override reason on the "
                   "sharing record: " + ", ".join(OVERRIDE_REASONS) + ".")
@@ -80,18 +84,18 @@ class SharingAnswer:
         }
 
 
-def _statutory_cases_open(store: CaseStore, family_id: str, on: date, only: str | None) -> tuple[str, ...]:
-    case_id = store.raw("case", "id")
-    query = (
-        sa.select(case_id)
-        .where(store.raw("case", "family_id") == family_id, store.is_("case", "case_type", *STATUTORY_CASE_TYPES),
-               sql.case_open_on(store, on))
-        .order_by(case_id)
-    )
+def _statutory_cases_open(store: CaseStore, family_id: str, on: date,
+                          only: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(statutory cases open on ``on``, lines naming statutory cases whose dates cannot be read)."""
+    condition = sa.and_(store.raw("case", "family_id") == family_id,
+                        store.is_("case", "case_type", *STATUTORY_CASE_TYPES))
     if only is not None:
-        query = query.where(case_id == only)
+        condition = sa.and_(condition, store.raw("case", "id") == only)
     with store.engine.connect() as conn:
-        return tuple(conn.execute(query).scalars())
+        open_ids, unreadable = cases_open_on(store, conn, condition, on)
+    lines = tuple(_EXPLAIN["case_date_unreadable"].format(case=c.case_id, fields=", ".join(c.unreadable))
+                  for c in unreadable)
+    return tuple(open_ids), lines
 
 
 def _case_of_family(store: CaseStore, family_id: str, case_id: str) -> bool:
@@ -129,7 +133,9 @@ def check_sharing(store: CaseStore, family_id: str, agency: str, on: date, *, ca
         raise UnknownRecord(f"store {store.name}: no case {case_id} for family {family_id}")
     form = consent_in_force(store, family_id, on, case_id=case_id)
     consent_decision, reasons = _consent_answer(form, agency)
-    statutory = _statutory_cases_open(store, family_id, on, case_id)
+    statutory, unreadable = _statutory_cases_open(store, family_id, on, case_id)
+    if unreadable:
+        reasons = (*reasons, "case_date_unreadable")
     if statutory:
         decision, basis, reasons = "allowed", "legal_duty", ("statutory_case_open", *reasons)
     else:
@@ -140,7 +146,8 @@ def check_sharing(store: CaseStore, family_id: str, agency: str, on: date, *, ca
         "withdrawn": form.withdrawn_on.isoformat() if form and form.withdrawn_on else "",
     }
     lines = [_EXPLAIN["legal_duty"].format(**words)] if statutory else []
-    lines += [_EXPLAIN[r].format(**words) for r in reasons if r in _EXPLAIN]
+    lines += [_EXPLAIN[r].format(**words) for r in reasons if r in _EXPLAIN and r != "case_date_unreadable"]
+    lines += unreadable
     if decision != "allowed":
         lines.append(_OVERRIDE_NOTE)
     return SharingAnswer(

@@ -8,7 +8,6 @@ same SQL runs on every mapping (codes translated) and on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +22,6 @@ __all__ = [
     "plus_days",
     "is_shared",
     "consent_based_case",
-    "case_open_on",
     "latest_consent",
 ]
 
@@ -65,16 +63,6 @@ def consent_based_case(store: CaseStore) -> sa.ColumnElement[bool]:
     """The case's service needs consent: not a known statutory type (missing or unknown codes count)."""
     case_type = store.raw("case", "case_type")
     return sa.or_(case_type.is_(None), ~store.is_("case", "case_type", *STATUTORY_CASE_TYPES))
-
-
-def case_open_on(store: CaseStore, day: date) -> sa.ColumnElement[bool]:
-    """The case was open on ``day``: opened by then, and not closed before it unless reopened by then."""
-    opened, closed = store.raw("case", "opened_on"), store.raw("case", "closed_on")
-    still_open = [closed.is_(None), closed >= day]
-    if store.has_field("case", "reopened_on"):
-        reopened = store.raw("case", "reopened_on")
-        still_open.append(sa.and_(reopened.isnot(None), reopened <= day))
-    return sa.and_(opened <= day, sa.or_(*still_open))
 
 
 def _own_case_first(store: CaseStore, keys: sa.Subquery) -> list[sa.ColumnElement[Any]]:

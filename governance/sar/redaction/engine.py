@@ -11,17 +11,32 @@ Order of decisions for one record:
    merged where they overlap;
 3. the reviewer's own exemptions (serious harm, child abuse, court data,
    privilege...), whole-record or span, added last and winning any overlap.
+
+Then, across records: a sharing record withheld in full (by any rule or
+reviewer) withholds what it passed on, the casenote or document it links to,
+under the same codes (rule ``withheld_with_its_share``), unless a reviewer
+lifted that withholding. What the share passed on *is* the withheld
+information: released through the note, it would reach the family all the
+same; a silent code stays silent on the note. Decided here, once, so the
+review pack, the preview and the bundle cannot differ (docs/sar.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Iterable, Sequence
 
 from governance.sar.discovery import Record
-from governance.sar.redaction.base import Redaction, RedactionContext, RedactionRule, get_rule, rule_names
+from governance.sar.redaction.base import (WHOLE_RECORD, Redaction, RedactionContext, RedactionRule, get_rule,
+                                           rule_names)
 
-__all__ = ["redact_records", "merge_spans", "default_rules", "summarise"]
+__all__ = ["redact_records", "merge_spans", "default_rules", "summarise", "WITHHELD_WITH_SHARE"]
+
+WITHHELD_WITH_SHARE = "withheld_with_its_share"
+# A share's links to what it passed on: (field of the sharing record, entity linked).
+_SHARED_MATERIAL = (("casenote_id", "casenote"), ("document_id", "document"))
+_REPEATED_ID = re.compile(r"^(.+)~[0-9]+$")
 
 
 def default_rules() -> list[RedactionRule]:
@@ -94,7 +109,32 @@ def redact_records(
         merged = merge_spans(found + manual)
         if merged:
             out[record.key] = merged
+    _withhold_shared_material(records, out, lifted_set)
     return out
+
+
+def _withhold_shared_material(records: Sequence[Record], out: dict[tuple[str, str], list[Redaction]],
+                              lifted: set[tuple[str, str, str]]) -> None:
+    """Withhold the note or document a withheld share passed on, under the share's codes (module docstring)."""
+    by_link: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        by_link.setdefault((record.entity, record.record_id), []).append(record)
+        # A store id held by several rows is disclosed as ``<id>~<n>`` (discovery): the link names each of them.
+        repeated = _REPEATED_ID.match(record.record_id)
+        if repeated:
+            by_link.setdefault((record.entity, repeated[1]), []).append(record)
+    for share in records:
+        if share.entity != "sharing_record":
+            continue
+        codes = sorted({r.code for r in out.get(share.key, []) if r.withholds})
+        for link, entity in _SHARED_MATERIAL if codes else ():
+            target = share.meta.get(link)
+            for material in by_link.get((entity, str(target)), []) if target is not None else ():
+                derived = [Redaction(entity, material.record_id, WHOLE_RECORD, 0, 0, code, WITHHELD_WITH_SHARE)
+                           for code in codes if (entity, material.record_id, code) not in lifted]
+                if derived:  # withheld now: spans found in its text mean nothing any more
+                    kept = [r for r in out.get(material.key, []) if r.withholds]
+                    out[material.key] = sorted(set(kept + derived))
 
 
 def summarise(result: dict[tuple[str, str], list[Redaction]]) -> dict[str, dict[str, int]]:

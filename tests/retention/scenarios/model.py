@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-__all__ = ["P", "N", "Doc", "Share", "C", "H", "Expect", "Scenario"]
+__all__ = ["P", "N", "Doc", "Share", "K", "C", "H", "Expect", "Scenario"]
 
 _MEMBER_ROLE = {"subject_child": "subject_child", "parent_carer": "parent_carer", "family_member": "family_member",
                 "professional": "professional"}
@@ -57,6 +57,15 @@ class Share:
 
 
 @dataclass
+class K:
+    """A signed consent form, filed for the case under ``home`` (not always the case's own household)."""
+
+    on: date
+    signed_by: str  # person key
+    home: str = "home"
+
+
+@dataclass
 class C:
     id: str | None
     type: str
@@ -74,6 +83,7 @@ class C:
     documents: tuple[Doc, ...] = ()
     shares: tuple[Share, ...] = ()
     accessed: tuple[datetime, ...] = ()
+    consents: tuple[K, ...] = ()
     raw: dict[str, str] = field(default_factory=dict)  # field -> the stored text
     flags: dict[str, object] = field(default_factory=dict)  # csa_relevant, child_protection_concerns, ...
 
@@ -185,6 +195,10 @@ class Scenario:
                                          "purpose": share.purpose, "decision": "shared", "lawful_basis": "consent",
                                          "consent_status": "given", "decision_maker": "team manager",
                                          "family_informed": True}
+            for m, form in enumerate(case.consents):
+                yield "consent", {"id": f"{case.id}-K{m}", "case_id": case.id, "family_id": self.family_id(form.home),
+                                  "given_by": self.person_id(form.signed_by), "given_on": form.on,
+                                  "consent_to_approach": True, "consent_to_share": True}
             for m, at in enumerate(case.accessed):
                 yield "access_log", {"id": f"{case.id}-A{m}", "case_id": case.id, "accessed_by": "records officer",
                                      "is_staff": True, "reason": "subject access search", "accessed_at": at}

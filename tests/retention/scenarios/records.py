@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from tests.retention.scenarios.model import C, Doc, Expect, H, N, P, Scenario, Share
+from tests.retention.scenarios.model import C, Doc, Expect, H, K, N, P, Scenario, Share
 
 AS_OF = date(2026, 12, 5)
 d = date.fromisoformat
@@ -404,6 +404,49 @@ DESTRUCTION = [
                 "DL02-B": Expect("not_due", "early_help", None, ("OPEN",))},
         kept_after_sweep=(("person", "kyle"), ("family", "home"), ("family", "new")),
         gone_after_sweep=(("case", "DL02-A"), ("person", "mum")),
+    ),
+    # A household record goes when every link to it goes with the due cases, whichever row held the link.
+    Scenario(
+        "DL03", "a household record opened only to file a consent form goes with the case it was signed for",
+        {"home": ("Fletcher household", "11 Cooper's Yard, Eastwick", "ZX8 2QT"),
+         "gran": ("Walsh household", "5 Brook Terrace, Eastwick", "ZX8 3QT")},
+        (P("mum", "Donna Fletcher", "parent_carer", d("1989-02-02")),
+         P("child", "Mason Fletcher", "subject_child", d("2012-07-07"))),
+        # Mum signed the form at her mother's, where she and Mason were staying; the duty desk filed it under
+        # a household record it opened for the grandparents' address. Nothing else was ever filed there.
+        (C("DL03-A", "early_help", d("2016-04-11"), d("2018-03-29"), ("child", "mum"),
+           _eh_notes(d("2016-04-11"), d("2018-03-29"), "Mason"), consents=(K(d("2016-04-11"), "mum", "gran"),)),),
+        expect={"DL03-A": Expect("due", "early_help", d("2023-03-29"))},
+        gone_after_sweep=(("case", "DL03-A"), ("person", "mum"), ("family", "home"), ("family", "gran")),
+    ),
+    Scenario(
+        "DL04", "a household the due case's consent form was filed under stays while its own case is kept",
+        {"home": ("Nowak household", "8 Rope Walk, Eastwick", "ZX9 1QT"),
+         "aunt": ("Reid household", "30 Glebe Avenue, Eastwick", "ZX9 2QT")},
+        (P("mum", "Agnieszka Nowak", "parent_carer", d("1987-10-10")),
+         P("child", "Oliver Nowak", "subject_child", d("2011-03-03")),
+         P("aunt", "Beata Reid", "parent_carer", d("1984-06-06"), home="aunt"),
+         P("cousin", "Lily Reid", "subject_child", d("2017-01-20"), home="aunt")),
+        (C("DL04-A", "early_help", d("2015-01-12"), d("2017-11-30"), ("child", "mum"),
+           _eh_notes(d("2015-01-12"), d("2017-11-30"), "Oliver"), consents=(K(d("2015-01-12"), "mum", "aunt"),)),
+         C("DL04-B", "early_help", d("2025-09-01"), None, ("cousin", "aunt"), home="aunt",
+           notes=_eh_notes(d("2025-09-01"), None, "Lily"))),
+        expect={"DL04-A": Expect("due", "early_help", d("2022-11-30")),
+                "DL04-B": Expect("not_due", "early_help", None, ("OPEN",))},
+        kept_after_sweep=(("family", "aunt"), ("person", "aunt"), ("case", "DL04-B")),
+        gone_after_sweep=(("case", "DL04-A"), ("person", "mum"), ("family", "home")),
+    ),
+    Scenario(
+        "DL05", "a dad living elsewhere goes with the only case he was on, and his household record with him",
+        {"home": ("Price household", "6 Saddlers Walk, Eastwick", "ZX1 7QT"),
+         "dad": ("Harding household", "17 Kiln Lane, Eastwick", "ZX1 8QT")},
+        (P("mum", "Kerry Price", "parent_carer", d("1990-12-12")),
+         P("child", "Ruby Price", "subject_child", d("2013-05-15")),
+         P("dad", "Lee Harding", "parent_carer", d("1988-04-04"), home="dad")),
+        (C("DL05-A", "early_help", d("2016-09-05"), d("2019-02-28"), ("child", "mum", "dad"),
+           _eh_notes(d("2016-09-05"), d("2019-02-28"), "Ruby")),),
+        expect={"DL05-A": Expect("due", "early_help", d("2024-02-28"))},
+        gone_after_sweep=(("case", "DL05-A"), ("person", "dad"), ("family", "home"), ("family", "dad")),
     ),
 ]
 
