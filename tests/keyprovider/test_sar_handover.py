@@ -107,7 +107,8 @@ def test_built_on_one_worker_delivered_on_another_opened_on_a_third(hosts, tmp_p
 
     # Asked again near the link's expiry, the hand-over renews the link (and records the new expiry).
     expires = datetime.fromisoformat(handed["url_expires_at"])
-    renewed = hand_over(settings["admin"], rid, at=expires - timedelta(hours=2), out=tmp_path / "again")
+    renewed = hand_over(settings["admin"], rid, at=expires - timedelta(hours=2), actor="test",
+                        out=tmp_path / "again")
     assert renewed["link_renewed"] and datetime.fromisoformat(renewed["url_expires_at"]) > expires
     with state_engine(settings["admin"]).connect() as conn:
         stored = conn.execute(sa.select(tables.disclosures.c.url_expires_at)).scalar_one()

@@ -20,6 +20,7 @@ from governance.sharing.compliance import ACTION, run_compliance
 from governance.sharing.findings import list_findings, resolve_finding
 from governance.sharing.tables import findings
 from governance.state import state_engine
+from governance.unit import Unit
 from tests.sharing.conftest import settings_for
 from tests.sharing.test_rules import expected
 
@@ -27,12 +28,8 @@ AT = datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
 
 
 def _run(store, settings, run_id, as_of):
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
-        return run_compliance(store, state=state_engine(settings), ledger=ledger, as_of=as_of, run_id=run_id,
-                              actor="test", at=AT)
-    finally:
-        ledger.close()
+    with Unit.open(settings) as unit:
+        return run_compliance(store, unit=unit, as_of=as_of, run_id=run_id, actor="test", at=AT)
 
 
 def _entries(settings):
