@@ -3,7 +3,9 @@
 Before this, six capabilities each opened the store, state, ledger, objects and
 keys their own way and built "a state change and its ledger entry commit
 together" and "append once across retries" themselves (docs: shared review,
-"one unit of work"). :class:`Unit` is the one place:
+"one unit of work"). :class:`Unit` is the one place (sar, research, quality,
+sharing, the foundation and hand-over jobs and the CLI use it; retention's
+``RetentionContext`` does not yet):
 
 - handles, opened lazily and once: :attr:`state` (engine), :attr:`ledger`,
   :attr:`objects`, :attr:`keys` (data keys shared by every host), :meth:`store`;
