@@ -3,7 +3,9 @@
 Before this, six capabilities each opened the store, state, ledger, objects and
 keys their own way and built "a state change and its ledger entry commit
 together" and "append once across retries" themselves (docs: shared review,
-"one unit of work"). :class:`Unit` is the one place:
+"one unit of work"). :class:`Unit` is the one place (sar, research, quality,
+sharing, the foundation and hand-over jobs and the CLI use it; retention's
+``RetentionContext`` does not yet):
 
 - handles, opened lazily and once: :attr:`state` (engine), :attr:`ledger`,
   :attr:`objects`, :attr:`keys` (data keys shared by every host), :meth:`store`;
@@ -15,7 +17,14 @@ together" and "append once across retries" themselves (docs: shared review,
   state commit (and an ``append_once`` retry finds them);
 - :meth:`Work.append_once` ``(key=...)``: at most one entry per action and key,
   however often a task is retried; the key is kept in the entry's details as
-  ``once``.
+  ``once``;
+- :meth:`Work.append_once_now` ``(key=...)``: the same, for a state change that
+  must name its entry (a disclosure row, a compliance run keep the seq) or must
+  never lose it: the seq is known inside the transaction. With a separate ledger
+  the entry is therefore written *before* the state commits ("recorded first"):
+  if the state then rolls back, the retry finds the entry by its key instead of
+  writing a second one, and a crash after the commit cannot leave a change
+  without its entry.
 
 Usage::
 
@@ -57,17 +66,34 @@ class Work:
 
     def append_once(self, *, key: str, **event: Any) -> int | None:
         """Like :meth:`append`, unless an entry with this action and ``key`` exists: then its seq."""
-        found = self.unit.find_once(event["action"], key, self.conn if self.shared else None)
+        found = self._earlier(key, event["action"])
         if found is not None:
-            self.seqs[key] = found
             return found
         if any(e["action"] == event["action"] and e.get("details", {}).get("once") == key for e in self.queued):
             return None
-        event = {**event, "details": {**(event.get("details") or {}), "once": key}}
-        seq = self.append(**event)
+        seq = self.append(**_keyed(key, event))
         if seq is not None:
             self.seqs[key] = seq
         return seq
+
+    def append_once_now(self, *, key: str, **event: Any) -> int:
+        """Like :meth:`append_once`, but written now (with a separate ledger, before the state commits): its seq."""
+        found = self._earlier(key, event["action"])
+        if found is None:
+            connection = self.conn if self.shared else None
+            found = self.seqs[key] = self.unit.ledger.append(connection=connection, **_keyed(key, event)).seq
+        return found
+
+    def _earlier(self, key: str, action: str) -> int | None:
+        found = self.unit.find_once(action, key, self.conn if self.shared else None)
+        if found is not None:
+            self.seqs[key] = found
+        return found
+
+
+def _keyed(key: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its once-key in its details (where :meth:`Unit.find_once` looks)."""
+    return {**event, "details": {**(event.get("details") or {}), "once": key}}
 
 
 class Unit:

@@ -71,3 +71,34 @@ def test_with_a_separate_ledger_the_entry_follows_the_commit_and_retries_find_it
         with unit.transaction() as work:
             assert work.append_once(key="k1", **EVENT) == 1
         assert [e.details.get("once") for e in unit.ledger.entries()] == ["k1"]
+
+
+def test_append_once_now_knows_its_seq_inside_the_transaction_and_a_retry_finds_it(tmp_path: Path,
+                                                                                   db_url: str) -> None:
+    """With a separate ledger the entry is recorded first: the state may roll back, the retry finds the entry."""
+    settings = _settings(tmp_path, db_url, sqlite_url(tmp_path / "state.db"))
+    with Unit.open(settings) as unit:
+        changes = _marker_table(unit)
+        assert not unit.ledger_shares_state
+        with pytest.raises(RuntimeError):
+            with unit.transaction() as work:
+                work.conn.execute(changes.insert().values(name="disclosed"))
+                assert work.append_once_now(key="disclosed:sar-1", **EVENT) == 1  # known now: a row can name it
+                raise RuntimeError("the worker died before the state committed")
+        with unit.transaction() as work:
+            work.conn.execute(changes.insert().values(name="disclosed"))
+            assert work.append_once_now(key="disclosed:sar-1", **EVENT) == 1
+        assert [e.details["once"] for e in unit.ledger.entries()] == ["disclosed:sar-1"]
+        with unit.state.connect() as conn:
+            assert list(conn.execute(sa.select(changes.c.name)).scalars()) == ["disclosed"]
+
+
+def test_append_once_now_in_the_state_database_rolls_back_with_the_change(tmp_path: Path, db_url: str) -> None:
+    with Unit.open(_settings(tmp_path, db_url)) as unit:
+        with pytest.raises(RuntimeError):
+            with unit.transaction() as work:
+                work.append_once_now(key="k", **EVENT)
+                raise RuntimeError("rolled back")
+        assert list(unit.ledger.entries()) == []
+        with unit.transaction() as work:
+            assert work.append_once_now(key="k", **EVENT) == work.append_once_now(key="k", **EVENT) == 1

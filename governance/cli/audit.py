@@ -98,9 +98,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def _open(args: argparse.Namespace, *, create: bool, keys: bool = False) -> Ledger:
-    settings = settings_from(args)
-    return Ledger.open(settings.ledger_url, settings.keys_dir if keys else None, create=create)
+def _open_existing(args: argparse.Namespace) -> Ledger:
+    """The ledger, without keys: for reading (a missing ledger is an error, not created)."""
+    return Ledger.open(settings_from(args).ledger_url, None, create=False)
 
 
 def _witness(args: argparse.Namespace) -> object:
@@ -243,7 +243,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_log(args: argparse.Namespace) -> int:
     """List the newest entries: identifiers and counts, which is all an entry holds."""
-    ledger = _open(args, create=False)
+    ledger = _open_existing(args)
     try:
         head = ledger.head()
         start = max(1, head.seq - args.tail + 1) if head else 1
@@ -270,12 +270,11 @@ def _log_lines(entries: list[LedgerEntry]) -> str:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Append one entry and seal it at once (a manual note should not wait for a job)."""
-    ledger = _open(args, create=True, keys=True)
-    try:
-        entry = ledger.append(actor=args.actor, action=args.action, reason=args.reason, rule=args.rule,
-                              store=args.store, record_ids=args.record_ids)
-        ledger.checkpoint()
-    finally:
-        ledger.close()
+    from governance.unit import Unit
+
+    with Unit.open(settings_from(args)) as unit:  # no state change: the entry is the whole act
+        entry = unit.ledger.append(actor=args.actor, action=args.action, reason=args.reason, rule=args.rule,
+                                   store=args.store, record_ids=args.record_ids)
+        unit.ledger.checkpoint()
     emit(args, entry.to_dict(), lambda r: f"recorded entry {r['seq']} ({r['action']}), hash {r['entry_hash']}")
     return 0

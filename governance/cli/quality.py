@@ -140,19 +140,15 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_release(args: argparse.Namespace) -> int:
     from governance.quality.quarantine import release_records
-    from governance.quality.service import ledger_shares_state, open_ledger
+    from governance.unit import Unit
 
-    settings, state = _state(args)
+    settings = settings_from(args)
     store = settings.store(args.store).name
     now = datetime.now(timezone.utc)
-    ledger = open_ledger(settings)
-    try:
-        released = release_records(state, store, list(args.records), rule=args.rule, at=now,
-                                   run_id=f"cli-release__{now:%Y%m%dT%H%M%SZ}", ledger=ledger, actor=_actor(args),
-                                   reason=args.reason, ledger_shares_state=ledger_shares_state(ledger, state, settings))
-        ledger.checkpoint()
-    finally:
-        ledger.close()
+    with Unit.open(settings) as unit:
+        released = release_records(unit, store, list(args.records), rule=args.rule, at=now,
+                                   run_id=f"cli-release__{now:%Y%m%dT%H%M%SZ}", actor=_actor(args), reason=args.reason)
+        unit.ledger.checkpoint()
     total = sum(len(ids) for ids in released.values())
     emit(args, {"store": store, "released": released, "count": total}, lambda r: "\n".join(
         [f"released {rid} from {rule}" for rule, ids in sorted(r["released"].items()) for rid in ids]

@@ -149,27 +149,12 @@ def run_findings(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from governance.keys import KeyStore
-    from governance.ledger import Ledger
-    from governance.sharing.compliance import same_database
-    from governance.sharing.findings import resolve_finding
+    from governance.sharing.findings import resolve_and_record
+    from governance.unit import Unit
 
-    settings = settings_from(args)
-    state = _state(args)
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
-        with state.begin() as conn:  # the finding and its ledger entry commit together where they can
-            result = resolve_finding(conn, store=args.store, finding_key=args.finding_key, by=args.by,
-                                     note=args.note, at=datetime.now(timezone.utc))
-            entry = ledger.append(
-                actor=f"cli:{args.by.strip()}", action="sharing.finding_resolved", store=args.store,
-                rule=result["rule"], reason="sharing finding resolved with a note by the IG team",
-                record_ids=[args.finding_key], counts={"resolved": 1},
-                connection=conn if same_database(state, ledger.engine) else None,
-            )
-    finally:
-        ledger.close()
-    result["ledger_seq"] = entry.seq
+    with Unit.open(settings_from(args)) as unit:
+        result = resolve_and_record(unit, store=args.store, finding_key=args.finding_key, by=args.by, note=args.note,
+                                    at=datetime.now(timezone.utc), actor=f"cli:{args.by.strip()}")
     emit(args, result, lambda r: f"{r['finding_key']} resolved (ledger entry {r['ledger_seq']})")
     return 0
 

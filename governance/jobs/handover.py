@@ -7,6 +7,11 @@ reads them back, checks the key is the one that sealed the bundle (the
 manifest's key id: a mismatch is an error and nothing is written), renews the
 link if it expires within ``RENEW_WITHIN`` and writes the two 0600 files to be
 sent by different channels. Returns paths, ids and the expiry only.
+
+Handing over is recorded in the ledger (:data:`HANDED_OVER_ACTION`, identifiers
+and counts only) once the files are written, once per request, key and link
+(:meth:`~governance.unit.Work.append_once`): a retry, or the same key and link
+written again, finds that entry; a renewed link is a new hand-over.
 """
 
 from __future__ import annotations
@@ -19,23 +24,44 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.config import Settings
+from governance.jobs.sar import RULE
 from governance.sar import delivery
 from governance.sar.register import RequestError
 from governance.sar.tables import disclosures
 from governance.unit import Unit
 
-__all__ = ["hand_over", "handover_material", "RENEW_WITHIN"]
+__all__ = ["hand_over", "handover_material", "RENEW_WITHIN", "HANDED_OVER_ACTION"]
 
 RENEW_WITHIN = timedelta(days=1)  # a link about to lapse is useless to a family reading it tomorrow
+#: Ledger action for "the key and link of a disclosed bundle were handed over".
+HANDED_OVER_ACTION = "sar.handed_over"
 
 
-def hand_over(settings: Settings, request_id: str, *, at: datetime, out: Path | None = None,
+def hand_over(settings: Settings, request_id: str, *, at: datetime, actor: str, out: Path | None = None,
               link_seconds: int = delivery.DEFAULT_LINK_SECONDS) -> dict[str, Any]:
     material = handover_material(settings, request_id, at=at, link_seconds=link_seconds)
-    material.pop("package_key")
+    package_key, store = material.pop("package_key"), material.pop("store")
     files = delivery.write_handover(settings.home, request_id, key=material.pop("key"), url=material.pop("url"),
                                     expires_at=material.pop("expires"), folder=out)
-    return {**material, **files}
+    seq = _record_handover(settings, material, package_key=package_key, store=store, actor=actor)
+    return {**material, **files, "ledger_seq": seq}
+
+
+def _record_handover(settings: Settings, material: dict[str, Any], *, package_key: str, store: str,
+                     actor: str) -> int:
+    """The hand-over's ledger entry (once per request, key and link expiry); its seq."""
+    request_id = material["request_id"]
+    key = f"handover:{request_id}:{material['key_id']}:{material['url_expires_at'] or 'no-expiry'}"
+    with Unit.open(settings) as unit:
+        with unit.transaction() as work:
+            work.append_once(key=key, actor=actor, action=HANDED_OVER_ACTION, rule=RULE, store=store,
+                             reason="key and link of the disclosed bundle handed over, to send by separate channels",
+                             record_ids=[request_id], counts={"files": 2},
+                             details={"key_id": material["key_id"], "package_key": package_key,
+                                      "link_renewed": material["link_renewed"],
+                                      "url_expires_at": material["url_expires_at"]})
+        unit.ledger.checkpoint()
+    return work.seqs[key]
 
 
 def handover_material(settings: Settings, request_id: str, *, at: datetime,
@@ -44,7 +70,8 @@ def handover_material(settings: Settings, request_id: str, *, at: datetime,
     which hands them to the user's browser and writes no file on the API server."""
     with Unit.open(settings) as unit:
         with unit.state.connect() as conn:
-            row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id)
+            row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id,
+                                         disclosures.c.store)
                                .where(disclosures.c.request_id == request_id)).first()
         if row is None:
             raise RequestError(f"request {request_id} has not been delivered: nothing to hand over")
@@ -66,4 +93,4 @@ def handover_material(settings: Settings, request_id: str, *, at: datetime,
             url = link["url"]
     return {"request_id": request_id, "key_id": row.key_id, "link_renewed": renewed,
             "url_expires_at": expires.isoformat() if expires else None, "package_uri": f"{objects.uri}/{row.package_key}",
-            "key": key, "url": url, "expires": expires, "package_key": row.package_key}
+            "key": key, "url": url, "expires": expires, "package_key": row.package_key, "store": row.store}

@@ -22,14 +22,10 @@ alerts = logging.getLogger("governance.alerts")
 
 def _checkpoint(settings: Settings) -> None:
     """Sign the ledger head at the end of a job (docs/contributing.md)."""
-    from governance.keys import KeyStore
-    from governance.ledger import Ledger
+    from governance.unit import Unit
 
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
-        ledger.checkpoint()
-    finally:
-        ledger.close()
+    with Unit.open(settings) as unit:
+        unit.ledger.checkpoint()
 
 
 def parse_as_of(value: str | date) -> date:

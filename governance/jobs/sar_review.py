@@ -15,9 +15,9 @@ from typing import Any
 from governance.config import Settings
 from governance.sar import process, review
 from governance.sar.preview import build_preview, find_label, locate
-from governance.sar.recording import session as _session
 from governance.sar.register import RequestError
 from governance.state import state_engine
+from governance.unit import Unit
 
 __all__ = ["preview_request", "redact_quote", "lift_label", "decide_flag", "awaiting_second_reviewer"]
 
@@ -26,10 +26,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)  # audit timestamps only
 
 
-def _checked(settings: Settings, ledger: Any, conn: Any, request_id: str) -> process.Workset:
+def _checked(unit: Unit, conn: Any, request_id: str) -> process.Workset:
     from governance.jobs.sar import _workset
 
-    ws = _workset(settings, ledger, conn, request_id)
+    ws = _workset(unit, conn, request_id)
     process.check_discovery(conn, request_id, ws)
     return ws
 
@@ -45,8 +45,9 @@ def _record(ws: process.Workset, record_id: str, entity: str | None) -> Any:
 
 def preview_request(settings: Settings, request_id: str) -> dict[str, Any]:
     """Every record as it will go out, redactions highlighted and labelled, and the pack it belongs to."""
-    with _session(settings) as (ledger, conn):
-        ws = _checked(settings, ledger, conn, request_id)
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        conn = work.conn
+        ws = _checked(unit, conn, request_id)
         return build_preview(ws, process.current_pack(conn, request_id, ws))
 
 
@@ -58,8 +59,9 @@ def _pack_hash(conn: Any, request_id: str, ws: process.Workset) -> str:
 def redact_quote(settings: Settings, request_id: str, *, record_id: str, quote: str, code: str, reason: str, by: str,
                  entity: str | None = None, field: str | None = None, occurrence: int | None = None) -> dict[str, Any]:
     """A reviewer's redaction of quoted text in one record (``--redact "text" --record ID --code C``)."""
-    with _session(settings) as (ledger, conn):
-        ws = _checked(settings, ledger, conn, request_id)
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        conn = work.conn
+        ws = _checked(unit, conn, request_id)
         record = _record(ws, record_id, entity)
         where, start, end = locate(record.fields, quote, field=field, occurrence=occurrence)
         exemption_id = review.apply_exemption(conn, request_id, entity=record.entity, record_id=record.record_id,
@@ -72,8 +74,9 @@ def redact_quote(settings: Settings, request_id: str, *, record_id: str, quote: 
 
 def lift_label(settings: Settings, request_id: str, *, label: str, reason: str, by: str) -> dict[str, Any]:
     """Lift the redaction a label names: an automatic span or withholding, or a reviewer's own (withdrawn)."""
-    with _session(settings) as (ledger, conn):
-        ws = _checked(settings, ledger, conn, request_id)
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        conn = work.conn
+        ws = _checked(unit, conn, request_id)
         at = _now()
         if label.startswith("M") and label[1:].isdigit():
             row_id = review.withdraw_exemption(conn, request_id, int(label[1:]), reason=reason, by=by, at=at)
@@ -96,8 +99,9 @@ def lift_label(settings: Settings, request_id: str, *, label: str, reason: str, 
 def decide_flag(settings: Settings, request_id: str, *, record_id: str, withhold: bool, reason: str,
                 by: str) -> dict[str, Any]:
     """The reviewer's decision on a note flagged as third-party information."""
-    with _session(settings) as (ledger, conn):
-        ws = _checked(settings, ledger, conn, request_id)
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        conn = work.conn
+        ws = _checked(unit, conn, request_id)
         pending = {d["record_id"]: d for d in process.current_pack(conn, request_id, ws)["needs_decision"]}
         if record_id not in pending:
             raise RequestError(f"request {request_id}: record {record_id} is not a flagged note awaiting a decision")

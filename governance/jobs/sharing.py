@@ -41,24 +41,17 @@ def check_store(
     privacy_notice_days: int = DEFAULT_PRIVACY_NOTICE_DAYS,
 ) -> dict[str, Any]:
     """Run the sharing compliance checks on one store; returns counts, rule codes and the ledger seq."""
-    from governance.keys import KeyStore
-    from governance.ledger import Ledger
     from governance.sharing.compliance import run_compliance
-    from governance.state import state_engine
-    from governance.stores.store import CaseStore
+    from governance.unit import Unit
 
-    case_store = CaseStore.open(settings.store(store))
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
+    with Unit.open(settings) as unit:
+        case_store = unit.store(store)
         case_store.check_schema()
         result = run_compliance(
-            case_store, state=state_engine(settings), ledger=ledger, as_of=parse_as_of(as_of), run_id=run_id,
-            actor=actor, at=datetime.now(timezone.utc), privacy_notice_days=int(privacy_notice_days),
+            case_store, unit=unit, as_of=parse_as_of(as_of), run_id=run_id, actor=actor,
+            at=datetime.now(timezone.utc), privacy_notice_days=int(privacy_notice_days),
         )
-        ledger.checkpoint()
-    finally:
-        ledger.close()
-        case_store.engine.dispose()
+        unit.ledger.checkpoint()
     return result
 
 

@@ -15,13 +15,18 @@ Which case a record belongs to is read from the store through the mapping:
 :func:`sync` makes the table agree with a run: new failures are inserted,
 active rows whose rule ran completely and no longer fails are released
 (``released_at``). Both are written to the ledger, one entry per rule, with
-record identifiers and counts, in the same transaction when the ledger and
-the state tables share a database. Rules that errored, were skipped, or
-returned more failures than could be fetched release nothing.
+record identifiers and counts, through the unit of work
+(:meth:`governance.unit.Work.append_once_now`, keyed by run, rule and record
+set): in the same transaction when the ledger and the state tables share a
+database; otherwise recorded first, before the state commits, because a retry
+after a commit sees no change left to record (a failed state write is retried
+and finds its entries). Rules that errored, were skipped, or returned more
+failures than could be fetched release nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +40,7 @@ from governance.quality.report import FAILED, QualityReport
 from governance.quality.rules import QUARANTINE
 from governance.quality.tables import quarantine
 from governance.stores.store import CaseStore
+from governance.unit import Unit, Work
 
 __all__ = [
     "QUARANTINED", "RELEASED", "SyncResult", "case_ids_for", "sync", "active_quarantine_case_ids", "active_rows",
@@ -121,13 +127,21 @@ def _ledger_events(action: str, by_rule: dict[str, list[str]], *, store: str, ac
     ]
 
 
-def sync(state: Engine, store: CaseStore, report: QualityReport, *, run_id: str, at: datetime, ledger: Any,
-         actor: str, ledger_shares_state: bool) -> SyncResult:
-    """Bring ``quality_quarantine`` in line with ``report``; record the changes in ``ledger``."""
+def _record(work: Work, events: list[dict[str, Any]]) -> None:
+    """Each entry once per run, rule and record set, however often the task is retried."""
+    for event in events:
+        digest = hashlib.sha256("\n".join(event["record_ids"]).encode("utf-8")).hexdigest()[:16]
+        work.append_once_now(key=f"{event['details']['run_id']}:{event['rule']}:{digest}", **event)
+
+
+def sync(unit: Unit, store: CaseStore, report: QualityReport, *, run_id: str, at: datetime,
+         actor: str) -> SyncResult:
+    """Bring ``quality_quarantine`` in line with ``report``; record the changes in the unit's ledger."""
     failing = _failing(store, report)
     complete = {o.rule for o in report.outcomes if o.evaluated}
     result = SyncResult()
-    with state.begin() as conn:
+    with unit.transaction() as work:
+        conn = work.conn
         _write_lock(conn)
         rows = conn.execute(sa.select(quarantine.c.id, quarantine.c.entity, quarantine.c.record_id, quarantine.c.expectation,
                                       quarantine.c.case_id)
@@ -153,8 +167,6 @@ def sync(state: Engine, store: CaseStore, report: QualityReport, *, run_id: str,
         events += _ledger_events(RELEASED, result.released, store=store.name, actor=actor, run_id=run_id,
                                  as_of=report.as_of.isoformat(), reason="passes the data-quality rule it failed",
                                  cases={r: len(c) for r, c in gone_cases.items()})
-        if events and not ledger_shares_state:
-            ledger.append_many(events)  # recorded first: a failed state write is retried, a lost record is not
         if new:
             conn.execute(quarantine.insert(), [
                 {"store": store.name, "entity": e, "record_id": rid, "case_id": cid, "expectation": rule,
@@ -162,8 +174,7 @@ def sync(state: Engine, store: CaseStore, report: QualityReport, *, run_id: str,
         for chunk in chunked([str(row_id) for _, row_id in gone]):
             conn.execute(quarantine.update().where(quarantine.c.id.in_([int(i) for i in chunk]))
                          .values(released_at=at, released_run=run_id))
-        if events and ledger_shares_state:
-            ledger.append_many(events, connection=conn)
+        _record(work, events)
         remaining = (set(active) - {key for key, _ in gone}) | set(new)
     result.active_records = len({(e, rid, rule) for e, rid, rule, _ in remaining})
     result.active_cases = len({cid for *_, cid in remaining if cid})
@@ -187,10 +198,11 @@ def active_rows(engine: Engine, store: str, *, record_id: str | None = None) -> 
         return [dict(row._mapping) for row in conn.execute(query.order_by(quarantine.c.id))]
 
 
-def release_records(state: Engine, store: str, record_ids: list[str], *, rule: str | None, at: datetime, run_id: str,
-                    ledger: Any, actor: str, reason: str, ledger_shares_state: bool) -> dict[str, list[str]]:
+def release_records(unit: Unit, store: str, record_ids: list[str], *, rule: str | None, at: datetime, run_id: str,
+                    actor: str, reason: str) -> dict[str, list[str]]:
     """Release active rows of ``record_ids`` by hand (optionally one rule); returns rule -> released ids."""
-    with state.begin() as conn:
+    with unit.transaction() as work:
+        conn = work.conn
         _write_lock(conn)
         query = sa.select(quarantine.c.id, quarantine.c.record_id, quarantine.c.expectation, quarantine.c.case_id).where(
             quarantine.c.store == store, quarantine.c.released_at.is_(None), quarantine.c.record_id.in_(record_ids))
@@ -206,11 +218,8 @@ def release_records(state: Engine, store: str, record_ids: list[str], *, rule: s
         released = {r: sorted(ids) for r, ids in by_rule.items()}
         events = _ledger_events(RELEASED, released, store=store, actor=actor, run_id=run_id, as_of=at.date().isoformat(),
                                 reason=reason, cases={r: len(c) for r, c in cases.items()})
-        if events and not ledger_shares_state:
-            ledger.append_many(events)
         if rows:
             conn.execute(quarantine.update().where(quarantine.c.id.in_([r.id for r in rows]))
                          .values(released_at=at, released_run=run_id))
-        if events and ledger_shares_state:
-            ledger.append_many(events, connection=conn)
+        _record(work, events)
     return released

@@ -31,26 +31,11 @@ from governance.quality.options import QualityOptions
 from governance.quality.report import QualityReport
 from governance.stores.store import CaseStore
 
-__all__ = ["QualityGateError", "run_store", "gate", "gate_message", "ledger_shares_state", "open_ledger"]
+__all__ = ["QualityGateError", "run_store", "gate", "gate_message"]
 
 
 class QualityGateError(GovernanceError):
     """A store failed validation as a whole (see the module's gate); the message holds counts only."""
-
-
-def open_ledger(settings: Settings) -> Any:
-    from governance.keys import KeyStore
-    from governance.ledger import Ledger
-
-    return Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-
-
-def ledger_shares_state(ledger: Any, state: sa.Engine, settings: Settings) -> bool:
-    """Whether quarantine changes and their ledger entries can commit in one transaction."""
-    check = getattr(ledger, "shares_database", None)
-    if callable(check):
-        return bool(check(state))
-    return settings.state_database_url == settings.ledger_url
 
 
 def gate(report: QualityReport, *, active_cases: int, total_cases: int, options: QualityOptions) -> list[str]:
@@ -76,27 +61,18 @@ def run_store(settings: Settings, store_name: str, options: QualityOptions, *, r
     """Validate one configured store, sync its quarantine, publish its Data Docs; return the summary."""
     from governance.quality import datadocs, quarantine
     from governance.quality.runner import validate
-    from governance.state import state_engine
-    from governance.stores.seeding import open_objects
+    from governance.unit import Unit
 
-    store = CaseStore.open(settings.store(store_name))
-    try:
+    with Unit.open(settings) as unit:
+        store = unit.store(store_name)
         store.check_schema()
         validation = validate(store, options, run_id=run_id, run_time=at)
         report = validation.report
-        state = state_engine(settings)
-        ledger = open_ledger(settings)
-        try:
-            synced = quarantine.sync(state, store, report, run_id=run_id, at=at, ledger=ledger, actor=actor,
-                                     ledger_shares_state=ledger_shares_state(ledger, state, settings))
-            ledger.checkpoint()
-        finally:
-            ledger.close()
+        synced = quarantine.sync(unit, store, report, run_id=run_id, at=at, actor=actor)
+        unit.ledger.checkpoint()
         total = _total_cases(store)
-    finally:
-        store.engine.dispose()
-    reasons = gate(report, active_cases=synced.active_cases, total_cases=total, options=options)
-    _record_run(state, store_name, run_id=run_id, as_of=options.as_of, passed=not reasons, reasons=reasons)
+        reasons = gate(report, active_cases=synced.active_cases, total_cases=total, options=options)
+        _record_run(unit.state, store_name, run_id=run_id, as_of=options.as_of, passed=not reasons, reasons=reasons)
     counts = {**report.counts(), **synced.counts(), "cases": total}
     summary: dict[str, Any] = {
         "store": store_name,
@@ -110,7 +86,7 @@ def run_store(settings: Settings, store_name: str, options: QualityOptions, *, r
         "skipped_rules": report.summary()["skipped_rules"],
     }
     if publish:
-        summary.update(datadocs.publish(validation, open_objects(settings), extra={
+        summary.update(datadocs.publish(validation, unit.objects, extra={
             "passed": summary["passed"], "gate": reasons, "counts": counts}))
     return summary
 

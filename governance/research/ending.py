@@ -142,19 +142,19 @@ def end_study(settings: Settings, study_id: str, *, as_of: date, actor: str) -> 
         ids = [study_id, *(r.extract_id for r in extract_rows)]
         base = {"actor": actor, "rule": RULE, "store": study.spec.extract.store}
         if anonymised:
-            rec.log(**base, action=ANONYMISED_ACTION, record_ids=ids,
-                    counts={"cells": anonymised["cells"], "person_cells_published": anonymised["person_cells_published"],
-                            "person_cells_suppressed": anonymised["person_cells_suppressed"]},
-                    details={"study_id": study_id, "object_key": anonymised["object_key"],
-                             "sha256": anonymised["sha256"], "level": anonymised["level"], "k": anonymised["k"]})
-        rec.log(**base, action=DESTROYED_ACTION, record_ids=ids, counts={**removed, **copies, "index_rows": members},
-                details={"study_id": study_id, "objects_uri": objects.uri, "versions_remaining": 0})
+            rec.append(**base, action=ANONYMISED_ACTION, record_ids=ids,
+                       counts={"cells": anonymised["cells"], "person_cells_published": anonymised["person_cells_published"],
+                               "person_cells_suppressed": anonymised["person_cells_suppressed"]},
+                       details={"study_id": study_id, "object_key": anonymised["object_key"],
+                                "sha256": anonymised["sha256"], "level": anonymised["level"], "k": anonymised["k"]})
+        rec.append(**base, action=DESTROYED_ACTION, record_ids=ids, counts={**removed, **copies, "index_rows": members},
+                   details={"study_id": study_id, "objects_uri": objects.uri, "versions_remaining": 0})
         if key_id:
-            rec.log(**base, action=KEY_DESTROYED_ACTION, record_ids=[study_id],
-                    details={"study_id": study_id, "key_id": key_id, "method": "cryptographic-erase"})
-        rec.log(**base, action=ENDED_ACTION, record_ids=[study_id], reason=_PROMISE,
-                details={"study_id": study_id, "outcome": summary["outcome"], "certificate_key": info.key,
-                         "certificate_sha256": info.sha256, "as_of": as_of.isoformat()})
+            rec.append(**base, action=KEY_DESTROYED_ACTION, record_ids=[study_id],
+                       details={"study_id": study_id, "key_id": key_id, "method": "cryptographic-erase"})
+        rec.append(**base, action=ENDED_ACTION, record_ids=[study_id], reason=_PROMISE,
+                   details={"study_id": study_id, "outcome": summary["outcome"], "certificate_key": info.key,
+                            "certificate_sha256": info.sha256, "as_of": as_of.isoformat()})
     return {**summary, "certificate_sha256": info.sha256, "already_ended": False}
 
 

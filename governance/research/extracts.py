@@ -75,9 +75,9 @@ def _abandon_stale(settings: Settings, study_id: str, *, actor: str, as_of: date
             rec.conn.execute(t.members.delete().where(t.members.c.extract_id == extract_id))
             rec.conn.execute(t.extracts.update().where(t.extracts.c.extract_id == extract_id)
                              .values(status="abandoned", wrapped_data_key=None, destroyed_on=as_of))
-            rec.log(actor=actor, action=ABANDONED_ACTION, rule=RULE, record_ids=[study_id, extract_id],
-                    reason="an interrupted build was cleaned up before building again", counts=removed,
-                    details={"study_id": study_id, "extract_id": extract_id})
+            rec.append(actor=actor, action=ABANDONED_ACTION, rule=RULE, record_ids=[study_id, extract_id],
+                       reason="an interrupted build was cleaned up before building again", counts=removed,
+                       details={"study_id": study_id, "extract_id": extract_id})
 
 
 def build_extract(settings: Settings, study_id: str, *, as_of: date, actor: str, batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -142,13 +142,13 @@ def build_extract(settings: Settings, study_id: str, *, as_of: date, actor: str,
         rec.conn.execute(t.extracts.update().where(t.extracts.c.extract_id == extract_id).values(
             status=status, rows=report.rows, persons=report.persons, parts=len(parts),
             columns_json=json.dumps(pipeline.schema.names), report_json=json.dumps(outcome, sort_keys=True)))
-        rec.log(actor=actor, action=RELEASED_ACTION if report.passed else WITHHELD_ACTION, rule=RULE,
-                store=store.name, record_ids=[study_id, extract_id], counts=counts,
-                reason=None if report.passed else "disclosure control failed: extract not released",
-                details={"study_id": study_id, "extract_id": extract_id, "key_id": key.key_id, "k": spec.extract.k,
-                         "l": spec.extract.l, "as_of": as_of.isoformat(), "age_as_of": age_as_of.isoformat(),
-                         "free_text_dropped": list(spec.extract.dropped_free_text()),
-                         "objects_prefix": f"research/{study_id}/{extract_id}/", "objects_uri": objects.uri})
+        rec.append(actor=actor, action=RELEASED_ACTION if report.passed else WITHHELD_ACTION, rule=RULE,
+                   store=store.name, record_ids=[study_id, extract_id], counts=counts,
+                   reason=None if report.passed else "disclosure control failed: extract not released",
+                   details={"study_id": study_id, "extract_id": extract_id, "key_id": key.key_id, "k": spec.extract.k,
+                            "l": spec.extract.l, "as_of": as_of.isoformat(), "age_as_of": age_as_of.isoformat(),
+                            "free_text_dropped": list(spec.extract.dropped_free_text()),
+                            "objects_prefix": f"research/{study_id}/{extract_id}/", "objects_uri": objects.uri})
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.extracts).where(t.extracts.c.extract_id == extract_id)).one()
     return _summary(row, already_built=False, free_text_dropped=list(spec.extract.dropped_free_text()), report=outcome)
@@ -214,7 +214,7 @@ def export_extract(settings: Settings, study_id: str, directory: Path, *, actor:
                                                   sha256=sha256_hex(plain), created_on=as_of))
         written.append(str(path))
     with recorded(settings) as rec:
-        rec.log(actor=actor, action=EXPORTED_ACTION, rule=RULE, record_ids=[study_id, row.extract_id],
-                counts={"files": len(written), "rows": int(row.rows or 0)},
-                details={"study_id": study_id, "extract_id": row.extract_id, "directory": str(directory)})
+        rec.append(actor=actor, action=EXPORTED_ACTION, rule=RULE, record_ids=[study_id, row.extract_id],
+                   counts={"files": len(written), "rows": int(row.rows or 0)},
+                   details={"study_id": study_id, "extract_id": row.extract_id, "directory": str(directory)})
     return {"study_id": study_id, "extract_id": row.extract_id, "files": written}

@@ -178,11 +178,11 @@ def _forget_in_extract(settings: Settings, objects: ObjectStore, extract: Any, s
             t.copies.c.study_id == study_id, t.copies.c.removed_on.is_(None))).scalar_one()
         counts = {"rows_removed": rows_removed, "parts_rewritten": replaced, "object_versions_deleted": versions,
                   "recipient_copies_not_recalled": copies}
-        rec.log(actor=actor, action=FORGOTTEN_ACTION, rule=RULE, store=store_name, record_ids=[study_id, extract_id],
-                reason="cases destroyed by the retention sweep: their rows removed from the study's extract",
-                counts={**counts, "index_rows_removed": index_rows, "rows_left": rows_left},
-                details={"study_id": study_id, "extract_id": extract_id, "batch_id": batch_id,
-                         "as_of": as_of.isoformat(), "objects_uri": objects.uri})
+        rec.append(actor=actor, action=FORGOTTEN_ACTION, rule=RULE, store=store_name, record_ids=[study_id, extract_id],
+                   reason="cases destroyed by the retention sweep: their rows removed from the study's extract",
+                   counts={**counts, "index_rows_removed": index_rows, "rows_left": rows_left},
+                   details={"study_id": study_id, "extract_id": extract_id, "batch_id": batch_id,
+                            "as_of": as_of.isoformat(), "objects_uri": objects.uri})
     return counts
 
 

@@ -1,43 +1,28 @@
-"""State changes and their ledger entries, committed together.
+"""Research state changes and their ledger entries, through the one unit of work.
 
-When the state tables live in the ledger's database (the default), the
-research capability's ledger entries are appended inside the same transaction
-as the state change they record (``Ledger.append_many(connection=)``): a study
+:func:`recorded` is a :class:`~governance.unit.Unit` transaction on the state
+database, write-locked on SQLite: the research capability's ledger entries
+(:meth:`~governance.unit.Work.append`) commit in the same transaction as the
+state change they record when the ledger shares the state database, so a study
 is never marked ended without its entry, nor an entry written for a change that
-rolled back. With a separate state database the entries are appended right
-after the state commit.
+rolled back. With a separate ledger database they are appended right after the
+state commit.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import sqlalchemy as sa
 
 from governance.config import Settings
-from governance.keys import KeyStore
-from governance.ledger import Ledger, LedgerEntry
-from governance.state import state_engine
+from governance.unit import Unit, Work
 
-__all__ = ["Recorder", "recorded", "lock_for_write", "RULE"]
+__all__ = ["recorded", "lock_for_write", "RULE"]
 
 #: The rule every research ledger entry cites: the promise made to families (seed 001).
 RULE = "seed-001:research-anonymised-then-destroyed"
-
-
-@dataclass
-class Recorder:
-    """The open state transaction, and the ledger events to commit with it."""
-
-    conn: sa.Connection
-    events: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[LedgerEntry] = field(default_factory=list)
-
-    def log(self, *, actor: str, action: str, **event: Any) -> None:
-        """Queue one ledger entry (identifiers and counts only: see docs/ledger.md)."""
-        self.events.append({"actor": actor, "action": action, **event})
 
 
 def lock_for_write(conn: sa.Connection) -> None:
@@ -54,18 +39,8 @@ def lock_for_write(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def recorded(settings: Settings) -> Iterator[Recorder]:
-    """A state transaction (write-locked on SQLite) whose queued ledger events commit with it."""
-    same_database = settings.state_database_url == settings.ledger_url
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
-        with state_engine(settings).begin() as conn:
-            lock_for_write(conn)
-            recorder = Recorder(conn)
-            yield recorder
-            if recorder.events and same_database:
-                recorder.entries = ledger.append_many(recorder.events, connection=conn)
-        if recorder.events and not same_database:
-            recorder.entries = ledger.append_many(recorder.events)
-    finally:
-        ledger.close()
+def recorded(settings: Settings) -> Iterator[Work]:
+    """A state transaction (write-locked on SQLite) whose ledger entries commit with it."""
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        lock_for_write(work.conn)
+        yield work

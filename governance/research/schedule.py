@@ -52,10 +52,10 @@ def flag_overdue(settings: Settings, *, as_of: date, actor: str, grace_days: int
             newly = row.overdue_since is None
             if newly:
                 rec.conn.execute(s.update().where(s.c.study_id == row.study_id).values(overdue_since=as_of))
-                rec.log(actor=actor, action=OVERDUE_ACTION, rule=RULE, store=row.store, record_ids=[row.study_id],
-                        reason="study past its end date and not yet anonymised or destroyed",
-                        counts={"days_overdue": (as_of - row.end_on).days},
-                        details={"study_id": row.study_id, "end_on": row.end_on.isoformat(), "as_of": as_of.isoformat()})
+                rec.append(actor=actor, action=OVERDUE_ACTION, rule=RULE, store=row.store, record_ids=[row.study_id],
+                           reason="study past its end date and not yet anonymised or destroyed",
+                           counts={"days_overdue": (as_of - row.end_on).days},
+                           details={"study_id": row.study_id, "end_on": row.end_on.isoformat(), "as_of": as_of.isoformat()})
             overdue.append({"study_id": row.study_id, "end_on": row.end_on.isoformat(),
                             "days_overdue": (as_of - row.end_on).days, "newly_flagged": newly,
                             "overdue_since": (as_of if newly else row.overdue_since).isoformat()})

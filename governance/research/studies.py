@@ -114,10 +114,10 @@ def register_study(settings: Settings, spec: StudySpec, *, actor: str, as_of: da
                 raise StudyStateError(f"study {spec.study_id}: its extract was released; register a new study "
                                       "instead of changing this one")
             rec.conn.execute(t.studies.update().where(t.studies.c.study_id == spec.study_id).values(**values))
-        rec.log(actor=actor, action=REGISTERED_ACTION, rule=RULE, store=spec.extract.store,
-                record_ids=[spec.study_id], reason="study registered" if existing is None else "study specification changed",
-                details={"study_id": spec.study_id, "spec_sha256": spec.sha256(), "end_on": spec.end_on.isoformat(),
-                         "end_action": spec.end_action, "status": values["status"], "as_of": as_of.isoformat()})
+        rec.append(actor=actor, action=REGISTERED_ACTION, rule=RULE, store=spec.extract.store,
+                   record_ids=[spec.study_id], reason="study registered" if existing is None else "study specification changed",
+                   details={"study_id": spec.study_id, "spec_sha256": spec.sha256(), "end_on": spec.end_on.isoformat(),
+                            "end_action": spec.end_action, "status": values["status"], "as_of": as_of.isoformat()})
     return {"study_id": spec.study_id, "status": values["status"], "changed": True}
 
 
@@ -133,6 +133,6 @@ def approve_study(settings: Settings, study_id: str, *, approver: str, actor: st
             raise StudyStateError(f"study {study_id} is {study.status} and cannot be approved")
         rec.conn.execute(t.studies.update().where(t.studies.c.study_id == study_id)
                          .values(status="approved", approver=approver.strip(), approved_on=as_of))
-        rec.log(actor=actor, action=APPROVED_ACTION, rule=RULE, store=study.spec.extract.store, record_ids=[study_id],
-                details={"study_id": study_id, "approver": approver.strip(), "as_of": as_of.isoformat()})
+        rec.append(actor=actor, action=APPROVED_ACTION, rule=RULE, store=study.spec.extract.store, record_ids=[study_id],
+                   details={"study_id": study_id, "approver": approver.strip(), "as_of": as_of.isoformat()})
     return {"study_id": study_id, "status": "approved", "changed": True}

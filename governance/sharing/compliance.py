@@ -2,39 +2,38 @@
 
 :func:`detect` runs every applicable check of :mod:`governance.sharing.rules`
 against the store (read-only, set-based). :func:`run_compliance` then, in one
-state-database transaction, records the run, reconciles the findings and, when
-the ledger shares that database, appends the ledger entry in the same
-transaction, so findings and their audit record commit or roll back together.
+:class:`~governance.unit.Unit` transaction, records the run, reconciles the
+findings and appends the ledger entry: in the same transaction when the ledger
+shares the state database, so findings and their audit record commit or roll
+back together; otherwise just before the state commits (the run row keeps the
+entry's seq).
 
 The ledger entry (action ``sharing.compliance_checked``) carries counts per
 rule and the keys (``<rule>:<record id>``) of the store's open findings, in
-entries of at most :data:`IDS_PER_ENTRY` keys. A retry of the same run id finds
-its earlier entry and appends nothing.
+entries of at most :data:`IDS_PER_ENTRY` keys. Each part is appended once per
+store and run id (:meth:`~governance.unit.Work.append_once_now`): a retry finds
+its earlier entries and appends nothing.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from governance.errors import ConfigError
-from governance.ledger import Ledger
 from governance.sharing.findings import Detected, open_finding_keys, reconcile
 from governance.sharing.policy import DEFAULT_PRIVACY_NOTICE_DAYS, RULE_CODES
 from governance.sharing.rules import CHECKS, CheckContext
 from governance.sharing.tables import runs
 from governance.stores.store import CaseStore
+from governance.unit import Unit
 
-__all__ = ["Detection", "detect", "run_compliance", "same_database", "ACTION", "IDS_PER_ENTRY"]
+__all__ = ["Detection", "detect", "run_compliance", "ACTION", "IDS_PER_ENTRY"]
 
 ACTION = "sharing.compliance_checked"
 IDS_PER_ENTRY = 5000
-_RETRY_WINDOW = 500
 
 
 @dataclass
@@ -89,27 +88,6 @@ def detect(store: CaseStore, *, as_of: date, privacy_notice_days: int = DEFAULT_
     return result
 
 
-def same_database(a: sa.Engine, b: sa.Engine) -> bool:
-    """Both engines reach one database, so one transaction can cover findings and ledger."""
-    def where(url: sa.URL) -> tuple[Any, ...]:
-        database = url.database or ""
-        if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
-            database = os.path.realpath(database)
-        return (url.get_backend_name(), url.host, url.port, database)
-
-    return where(a.url) == where(b.url)
-
-
-def _earlier_entry(ledger: Ledger, *, store: str, run_id: str) -> int | None:
-    head = ledger.head()
-    if head is None:
-        return None
-    for entry in ledger.entries(start=max(1, head.seq - _RETRY_WINDOW + 1)):
-        if entry.action == ACTION and entry.store == store and entry.details.get("run_id") == run_id:
-            return entry.seq
-    return None
-
-
 def _ledger_events(detection: Detection, summary: dict[str, int], keys: list[str], *, actor: str, run_id: str,
                    privacy_notice_days: int) -> list[dict[str, Any]]:
     counts = {**summary, **{f"detected.{rule}": n for rule, n in detection.counts().items()}}
@@ -125,25 +103,23 @@ def _ledger_events(detection: Detection, summary: dict[str, int], keys: list[str
 
 
 def run_compliance(
-    store: CaseStore, *, state: sa.Engine, ledger: Ledger, as_of: date, run_id: str, actor: str, at: datetime,
+    store: CaseStore, *, unit: Unit, as_of: date, run_id: str, actor: str, at: datetime,
     privacy_notice_days: int = DEFAULT_PRIVACY_NOTICE_DAYS,
 ) -> dict[str, Any]:
     """Detect, reconcile and record one run for ``store``; returns counts and the ledger sequence number."""
-    shared_transaction = same_database(state, ledger.engine)
     detection = detect(store, as_of=as_of, privacy_notice_days=privacy_notice_days)
-    with state.begin() as conn:
+    with unit.transaction() as work:
+        conn = work.conn
         # Write first: on SQLite this takes the write lock before anything is read.
         conn.execute(runs.delete().where(runs.c.run_id == run_id, runs.c.store == store.name))
         conn.execute(runs.insert().values(run_id=run_id, store=store.name, as_of=as_of, checked_at=at, counts="{}"))
         summary = reconcile(conn, store=store.name, detected=detection.detected, rules_run=detection.rules_run,
                             run_id=run_id, as_of=as_of, at=at)
         keys = open_finding_keys(conn, store.name)
-        seq = _earlier_entry(ledger, store=store.name, run_id=run_id)
-        if seq is None:
-            events = _ledger_events(detection, summary, keys, actor=actor, run_id=run_id,
-                                    privacy_notice_days=privacy_notice_days)
-            entries = ledger.append_many(events, connection=conn if shared_transaction else None)
-            seq = entries[-1].seq
+        events = _ledger_events(detection, summary, keys, actor=actor, run_id=run_id,
+                                privacy_notice_days=privacy_notice_days)
+        for event in events:
+            seq = work.append_once_now(key=f"{store.name}:{run_id}:part{event['details']['part']}", **event)
         counts = {"by_rule": detection.counts(), **summary, "open_total": len(keys)}
         conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.store == store.name)
                      .values(counts=json.dumps(counts, sort_keys=True), ledger_seq=seq))

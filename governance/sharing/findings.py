@@ -13,13 +13,17 @@ leaves the table as one try would). The rules it applies:
 
 Only the rules that actually ran for the store are reconciled: a skipped rule
 never resolves its findings.
+
+:func:`resolve_and_record` is what the CLI and the console call: the finding
+resolved with a note and its ledger entry (``sharing.finding_resolved``) in one
+unit-of-work transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -29,7 +33,13 @@ from governance.sharing.consent import UnknownRecord
 from governance.sharing.policy import RULES
 from governance.sharing.tables import BY_NOTE, NO_LONGER_DETECTED, OPEN, RESOLVED, findings
 
-__all__ = ["Detected", "reconcile", "resolve_finding", "list_findings", "open_finding_keys"]
+if TYPE_CHECKING:
+    from governance.unit import Unit
+
+__all__ = ["Detected", "reconcile", "resolve_finding", "resolve_and_record", "list_findings", "open_finding_keys",
+           "RESOLVED_ACTION"]
+
+RESOLVED_ACTION = "sharing.finding_resolved"
 
 _ENTITY = {rule.code: rule.entity for rule in RULES}
 
@@ -115,6 +125,18 @@ def resolve_finding(conn: sa.Connection, *, store: str, finding_key: str, by: st
         .values(status=RESOLVED, resolution=BY_NOTE, resolved_at=at, resolved_by=by.strip(), resolution_note=note.strip())
     )
     return {"store": store, "finding_key": finding_key, "rule": row.rule, "record_id": row.record_id, "status": RESOLVED}
+
+
+def resolve_and_record(unit: "Unit", *, store: str, finding_key: str, by: str, note: str, at: datetime,
+                       actor: str) -> dict[str, Any]:
+    """:func:`resolve_finding` and its ledger entry, committed together where they share a database."""
+    with unit.transaction() as work:
+        result = resolve_finding(work.conn, store=store, finding_key=finding_key, by=by, note=note, at=at)
+        result["ledger_seq"] = work.append_once_now(
+            key=f"{store}:{finding_key}:{at.isoformat()}", actor=actor, action=RESOLVED_ACTION, store=store,
+            rule=result["rule"], reason="sharing finding resolved with a note by the IG team",
+            record_ids=[finding_key], counts={"resolved": 1})
+    return result
 
 
 def list_findings(conn: sa.Connection, *, store: str | None = None, status: str | None = None,

@@ -1,8 +1,10 @@
 """Issue 15 #1 and #6: a bundle built on one worker, delivered on another, handed over from a third machine.
 
 Three "hosts" with their own GOVERNANCE_HOME share what a deployment shares:
-PostgreSQL (store, ledger, state), objects on S3 (moto's HTTP server) and the
-master key (``GOVERNANCE_KEY_PROVIDER=env``). Nothing about the hand-over may be
+PostgreSQL (store, ledger, state), objects on S3 (moto's HTTP server), the
+master key (``GOVERNANCE_KEY_PROVIDER=env``) and the secret folder with the
+ledger's signing key (``GOVERNANCE_KEYS_DIR``, docs/deploy.md): the hand-over
+is a ledger entry too. Nothing about the hand-over may be
 left on a worker's disk, and a key that is not the one that sealed the bundle
 must fail the delivery, never turn it green.
 """
@@ -43,7 +45,8 @@ def hosts(tmp_path: Path, postgres_url: str, moto_server: str, monkeypatch: pyte
     monkeypatch.setenv("GOVERNANCE_MASTER_KEY", MASTER)
 
     def env(name: str) -> dict[str, str]:
-        return {"GOVERNANCE_HOME": str(tmp_path / name), "GOVERNANCE_KEY_PROVIDER": "env",
+        return {"GOVERNANCE_HOME": str(tmp_path / name), "GOVERNANCE_KEYS_DIR": str(tmp_path / "secrets"),
+                "GOVERNANCE_KEY_PROVIDER": "env",
                 "GOVERNANCE_STORE_DEFAULT_URL": postgres_url, "GOVERNANCE_LEDGER_URL": postgres_url,
                 "GOVERNANCE_OBJECTS_URL": f"s3://{bucket}/governance", "GOVERNANCE_S3_ENDPOINT_URL": moto_server}
 
@@ -77,10 +80,10 @@ def test_built_on_one_worker_delivered_on_another_opened_on_a_third(hosts, tmp_p
     built = jobs.build_bundle(settings["worker-b"], rid, as_of=date(2026, 6, 20))
     delivered = jobs.deliver_bundle(settings["worker-a"], rid, as_of=date(2026, 6, 20), actor="test")
     assert "key_file" not in delivered and delivered["handover_uri"].startswith(f"s3://{bucket}/")
-    for name in ("worker-a", "worker-b"):  # nothing about the hand-over on a worker's disk, and no data key
+    for name in ("worker-a", "worker-b"):  # nothing about the hand-over on a worker's disk
         assert not (tmp_path / name / "sar").exists()
-        # (the ledger's signing key is the ledger's own business: governance/ledger/, engineer i13)
-        assert {p.name for p in (tmp_path / name / "keys").glob("*.key")} == set()
+    # No data key in a file: only the ledger's signing key is in the secret folder.
+    assert {p.name for p in (tmp_path / "secrets").glob("*.key")} == set()
 
     # Records management, on another machine, writes the two files and opens the package by its s3:// URI.
     out = tmp_path / "desk" / rid
@@ -107,8 +110,10 @@ def test_built_on_one_worker_delivered_on_another_opened_on_a_third(hosts, tmp_p
 
     # Asked again near the link's expiry, the hand-over renews the link (and records the new expiry).
     expires = datetime.fromisoformat(handed["url_expires_at"])
-    renewed = hand_over(settings["admin"], rid, at=expires - timedelta(hours=2), out=tmp_path / "again")
+    renewed = hand_over(settings["admin"], rid, at=expires - timedelta(hours=2), actor="test",
+                        out=tmp_path / "again")
     assert renewed["link_renewed"] and datetime.fromisoformat(renewed["url_expires_at"]) > expires
+    assert renewed["ledger_seq"] > handed["ledger_seq"]  # a new link is a new hand-over, recorded as such
     with state_engine(settings["admin"]).connect() as conn:
         stored = conn.execute(sa.select(tables.disclosures.c.url_expires_at)).scalar_one()
     assert stored == datetime.fromisoformat(renewed["url_expires_at"])

@@ -23,6 +23,7 @@ from governance.quality.service import gate_message, run_store
 from governance.quality.tables import quarantine
 from governance.state import state_engine
 from governance.stores.synthetic.plan import DEFECT_KINDS
+from governance.unit import Unit
 from tests.quality.conftest import AS_OF, AT
 
 pytestmark = pytest.mark.slow
@@ -138,7 +139,7 @@ def test_rules_that_did_not_run_completely_release_nothing(settings_for, sqlite_
     store, manifest = make_store_at(sqlite_url, families=200, seed=11)
     settings = settings_for(sqlite_url)
     state = state_engine(settings)
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
+    unit = Unit.open(settings)
     kind_rule = DEFECT_RULES["closed_without_reason"]
     ids = tuple(manifest.problems["closed_without_reason"])
 
@@ -147,15 +148,13 @@ def test_rules_that_did_not_run_completely_release_nothing(settings_for, sqlite_
                               unexpected=len(record_ids) + unidentified, record_ids=record_ids, unidentified=unidentified)
         return QualityReport(store="default", as_of=AS_OF, run_id="r", outcomes=[outcome])
 
-    try:
-        kw = dict(at=AT, ledger=ledger, actor="test", ledger_shares_state=True)
-        assert sync(state, store, report(FAILED, ids), run_id="r1", **kw).counts()["quarantined_new"] == len(ids)
+    with unit:
+        kw = dict(at=AT, actor="test")
+        assert sync(unit, store, report(FAILED, ids), run_id="r1", **kw).counts()["quarantined_new"] == len(ids)
         for incomplete in (report(ERROR), report(FAILED, (), unidentified=5)):
-            assert sync(state, store, incomplete, run_id="r2", **kw).counts()["released"] == 0
+            assert sync(unit, store, incomplete, run_id="r2", **kw).counts()["released"] == 0
         assert {r["record_id"] for r in active_rows(state, "default")} == set(ids)
-        assert sync(state, store, report("passed"), run_id="r3", **kw).counts()["released"] == len(ids)
-    finally:
-        ledger.close()
+        assert sync(unit, store, report("passed"), run_id="r3", **kw).counts()["released"] == len(ids)
 
 
 def test_ledger_in_another_database_is_written_first(make_store_at, settings_for, sqlite_url: str, tmp_path) -> None:

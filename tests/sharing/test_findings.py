@@ -18,8 +18,9 @@ from governance.ledger import Ledger
 from governance.sharing.alerts import alert_line
 from governance.sharing.compliance import ACTION, run_compliance
 from governance.sharing.findings import list_findings, resolve_finding
-from governance.sharing.tables import findings
+from governance.sharing.tables import findings, runs
 from governance.state import state_engine
+from governance.unit import Unit
 from tests.sharing.conftest import settings_for
 from tests.sharing.test_rules import expected
 
@@ -27,12 +28,8 @@ AT = datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
 
 
 def _run(store, settings, run_id, as_of):
-    ledger = Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
-    try:
-        return run_compliance(store, state=state_engine(settings), ledger=ledger, as_of=as_of, run_id=run_id,
-                              actor="test", at=AT)
-    finally:
-        ledger.close()
+    with Unit.open(settings) as unit:
+        return run_compliance(store, unit=unit, as_of=as_of, run_id=run_id, actor="test", at=AT)
 
 
 def _entries(settings):
@@ -125,8 +122,11 @@ def test_state_and_ledger_in_separate_databases(tmp_path, store_factory):
     assert result["rules_skipped"] == ["missing_privacy_notice"]
     [entry] = _entries(settings)
     assert len(entry.record_ids) == result["open_total"] == sum(len(v) for v in want.values())
+    again = _run(store, settings, "run-1", date.fromisoformat(manifest.as_of))  # a retried task: no second entry
+    assert again["ledger_seq"] == result["ledger_seq"] == entry.seq and len(_entries(settings)) == 1
     with state_engine(settings).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(findings)).scalar_one() == result["open_total"]
+        assert conn.execute(sa.select(runs.c.ledger_seq).where(runs.c.run_id == "run-1")).scalar_one() == entry.seq
 
 
 def test_resolving_needs_a_note_and_a_known_finding(sqlite_url, tmp_path):

@@ -58,7 +58,7 @@ def release(settings: Settings, *, actor: str, store: str, record_ids: list[str]
             reason: str) -> dict[str, Any]:
     """Release records by hand, as ``governance quality quarantine release`` does."""
     from governance.quality.quarantine import release_records
-    from governance.quality.service import ledger_shares_state
+    from governance.unit import Unit
 
     if not reason or not reason.strip():
         raise ConfigError("a release needs a reason (no personal data): it goes in the ledger")
@@ -67,11 +67,10 @@ def release(settings: Settings, *, actor: str, store: str, record_ids: list[str]
         raise ConfigError("choose at least one record to release")
     name = settings.store(store).name
     at = context.now()
-    state, ledger = context.state(settings), context.ledger(settings)
-    released = release_records(state, name, ids, rule=rule or None, at=at, run_id=f"console-release__{at:%Y%m%dT%H%M%SZ}",
-                               ledger=ledger, actor=actor, reason=reason.strip(),
-                               ledger_shares_state=ledger_shares_state(ledger, state, settings))
-    ledger.checkpoint()
+    with Unit.open(settings) as unit:
+        released = release_records(unit, name, ids, rule=rule or None, at=at,
+                                   run_id=f"console-release__{at:%Y%m%dT%H%M%SZ}", actor=actor, reason=reason.strip())
+        unit.ledger.checkpoint()
     return {"store": name, "released": released, "count": sum(len(v) for v in released.values())}
 
 
@@ -97,17 +96,13 @@ def findings(settings: Settings, *, status: str | None = "open", shown: int = SH
 
 def resolve(settings: Settings, *, by: str, actor: str, store: str, finding_key: str, note: str) -> dict[str, Any]:
     """Resolve with a note, finding and ledger entry in one transaction where they share a database (as the CLI)."""
-    from governance.sharing.compliance import same_database
-    from governance.sharing.findings import resolve_finding
+    from governance.sharing.findings import resolve_and_record
+    from governance.unit import Unit
 
     name = settings.store(store).name
-    state, ledger = context.state(settings), context.ledger(settings)
-    with state.begin() as conn:
-        result = resolve_finding(conn, store=name, finding_key=finding_key, by=by, note=note, at=context.now())
-        entry = ledger.append(actor=actor, action="sharing.finding_resolved", store=name, rule=result["rule"],
-                              reason="sharing finding resolved with a note by the IG team", record_ids=[finding_key],
-                              counts={"resolved": 1}, connection=conn if same_database(state, ledger.engine) else None)
-    return {**result, "ledger_seq": entry.seq}
+    with Unit.open(settings) as unit:
+        return resolve_and_record(unit, store=name, finding_key=finding_key, by=by, note=note, at=context.now(),
+                                  actor=actor)
 
 
 def _clean_path(path: str) -> str:
