@@ -102,3 +102,24 @@ def test_append_once_now_in_the_state_database_rolls_back_with_the_change(tmp_pa
         assert list(unit.ledger.entries()) == []
         with unit.transaction() as work:
             assert work.append_once_now(key="k", **EVENT) == work.append_once_now(key="k", **EVENT) == 1
+
+
+def test_finding_an_earlier_entry_reads_only_entries_of_its_action(tmp_path: Path) -> None:
+    """The once-lookup uses the (action, seq) index, so its cost does not grow with the whole ledger."""
+    with Unit.open(_settings(tmp_path, sqlite_url(tmp_path / "ledger.db"))) as unit:
+        with unit.transaction() as work:
+            work.append_once(key="disclosed:sar-1", **EVENT)
+        statements: list[tuple[str, object]] = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if "ledger_entries" in statement and "details" in statement:
+                statements.append((statement, parameters))
+
+        sa.event.listen(unit.ledger.engine, "before_cursor_execute", capture)
+        assert unit.find_once("test.changed", "disclosed:sar-1") == 1
+        sa.event.remove(unit.ledger.engine, "before_cursor_execute", capture)
+        assert statements
+        with unit.ledger.engine.connect() as conn:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1]))
+        assert "ix_ledger_entries_action_seq" in plan, plan

@@ -39,7 +39,8 @@ from governance.errors import GovernanceError, LedgerError, LedgerIntegrityError
 from governance.ledger.canonical import GENESIS_HASH, entry_body_text, entry_hash
 from governance.ledger.engine import WRITE_OPTION, Borrowed, read_only_engine, sqlite_write_transactions
 from governance.ledger.schema import (
-    CHECKPOINT_COLUMNS, HEAD_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table, entries_table,
+    CHECKPOINT_COLUMNS, HEAD_REVISION, SAME_FORMAT_REVISION, VERSION_TABLE, Checkpoint, LedgerEntry, checkpoints_table,
+    entries_table,
     lock_table, prepare_event, upgrade, utc_stamp,
 )
 from governance.ledger.sealing import minting_allowed, newest_head, registered_keys, seal, signing_key_id
@@ -115,7 +116,7 @@ class Ledger:
                     if not sa.inspect(conn).has_table(VERSION_TABLE):
                         raise LedgerError(f"no ledger tables in {safe_url(url)}")
                     version = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-                    if version != [HEAD_REVISION]:
+                    if version != [HEAD_REVISION] and version != [SAME_FORMAT_REVISION]:  # 0003 only adds an index
                         raise LedgerError(f"ledger at {safe_url(url)} is at schema {version or '-'}, not "
                                           f"{HEAD_REVISION}: open it once with write access to upgrade")
                 return ledger

@@ -39,6 +39,7 @@ __all__ = [
     "CHECKPOINT_COLUMNS",
     "VERSION_TABLE",
     "HEAD_REVISION",
+    "SAME_FORMAT_REVISION",
     "ENTRY_COLUMNS",
     "LedgerEntry",
     "Checkpoint",
@@ -49,7 +50,9 @@ __all__ = [
 ]
 
 VERSION_TABLE = "ledger_alembic_version"
-HEAD_REVISION = "0002_sealed_tree"
+HEAD_REVISION = "0003_action_index"
+# An earlier revision with the same entries and tree heads: a read-only copy at it still verifies.
+SAME_FORMAT_REVISION = "0002_sealed_tree"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # INTEGER PRIMARY KEY on SQLite makes seq the rowid: seq order is table order.
@@ -80,6 +83,7 @@ entries_table = sa.Table(
     _derived("record_ids", sa.Text()),
     _derived("counts", sa.Text()),
     _derived("details", sa.Text()),
+    sa.Index("ix_ledger_entries_action_seq", "action", "seq"),  # one kind of entry, in order (0003)
 )
 DERIVED_COLUMNS = ("entry_id", "recorded_at", "actor", "action", "reason", "rule", "store",
                    "record_ids", "counts", "details")

@@ -287,3 +287,23 @@ def test_unusable_signing_key_fails_before_anything_is_written(sqlite_url: str, 
         with pytest.raises(KeyMaterialError, match="ledger-signing.pem"):
             ledger.append(actor="a", action="b")
         assert ledger.head() is None
+
+
+def test_a_read_only_copy_made_before_the_action_index_still_verifies(tmp_path: Path, keys: KeyStore) -> None:
+    """0003 only adds an index: an auditor's read-only copy at 0002 verifies without an upgrade."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger.open(url, keys, checkpoint_every=2) as ledger:
+        ledger.append_many([{"actor": "retention-job", "action": "retention.destroyed"} for _ in range(5)])
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_ledger_entries_action_seq")
+        conn.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = '0002_sealed_tree'")
+    engine.dispose()
+    (tmp_path / "ledger.db").chmod(0o444)
+    with Ledger.open(url, None, read_only=True, witness=None) as copy:
+        assert copy.verify().ok
+    (tmp_path / "ledger.db").chmod(0o644)
+    with Ledger.open(url, keys) as ledger:  # opened to write, it is brought to head
+        with ledger.engine.connect() as conn:
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == HEAD_REVISION
+            assert "ix_ledger_entries_action_seq" in {i["name"] for i in sa.inspect(conn).get_indexes("ledger_entries")}
