@@ -3,12 +3,18 @@
 A hold is validated against the stores it applies to
 (:func:`governance.retention.holds.resolve_targets`: ids normalised, a target
 that matches no record refused unless the hold is pre-emptive), recorded in the
-state database, and then written to the ledger as ``retention.hold.placed`` or
+state database, and written to the ledger as ``retention.hold.placed`` or
 ``retention.hold.lifted`` with identifiers and counts only, so an auditor can see
-when a hold began and ended and who asked. The hold row is written before its
-ledger entry on purpose: a crash between the two leaves a hold in force without
-its entry (safe: nothing is destroyed), never an entry for a hold that does not
-exist; ``hold list`` still shows it.
+when a hold began and ended and who asked.
+
+Both go through one unit of work (:mod:`governance.unit`): when the ledger
+shares the state database (the default) the hold row and its entry commit
+together. With a separate ledger database the order is chosen so that a crash
+between the two errs on the side of keeping records: a *placed* hold commits
+first and its entry follows (a hold in force without its entry; ``hold list``
+shows it), a *lift* is entered first and commits after (an entry for a lift that
+did not happen, never a lifted hold the ledger does not show). Entries are keyed
+by hold id, so a retry does not write a second one.
 """
 
 from __future__ import annotations
@@ -17,17 +23,10 @@ from datetime import date
 from typing import Mapping
 
 from governance.config import Settings
-from governance.keys import KeyStore
-from governance.ledger import Ledger
 from governance.retention.holds import Hold, lift_hold, place_hold
-from governance.state import state_engine
-from governance.stores.store import CaseStore
+from governance.unit import Unit
 
 __all__ = ["place", "lift"]
-
-
-def _ledger(settings: Settings) -> Ledger:
-    return Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
 
 
 def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str, scope: Mapping[str, object],
@@ -35,30 +34,31 @@ def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str
           pre_emptive: bool = False) -> tuple[Hold, int]:
     """Validate, place and record a hold; returns it and its ledger entry's sequence number."""
     configs = [settings.store(store)] if store else list(settings.stores)
-    stores = [CaseStore.open(config) for config in configs]
-    try:
-        hold = place_hold(state_engine(settings), kind=kind, source=source, reason=reason, scope=scope,
-                          placed_on=placed_on, review_on=review_on, placed_by=placed_by,
-                          store=configs[0].name if store else None, stores=stores, pre_emptive=pre_emptive)
-    finally:
-        for opened in stores:
-            opened.engine.dispose()
-    ids = {key: list(hold.scope.get(key, [])) for key in ("case_ids", "family_ids", "person_ids")}
-    entry = _ledger(settings).append(
-        actor=actor, action="retention.hold.placed", store=hold.store, rule=kind,
-        reason="hold placed: matching cases are kept until it is lifted",
-        record_ids=[hold.hold_id, *[v for values in ids.values() for v in values]],
-        counts={key: len(values) for key, values in ids.items()},
-        details={"hold_id": hold.hold_id, "placed_on": placed_on.isoformat(), "review_on": review_on.isoformat(),
-                 "case_types": list(hold.scope.get("case_types", [])), "flags": list(hold.scope.get("flags", [])),
-                 "all": bool(hold.scope.get("all")), "pre_emptive": bool(hold.scope.get("pre_emptive"))})
-    return hold, entry.seq
+    with Unit.open(settings) as unit:
+        with unit.transaction() as work:
+            hold = place_hold(work.conn, kind=kind, source=source, reason=reason, scope=scope,
+                              placed_on=placed_on, review_on=review_on, placed_by=placed_by,
+                              store=configs[0].name if store else None,
+                              stores=[unit.store(config.name) for config in configs], pre_emptive=pre_emptive)
+            ids = {key: list(hold.scope.get(key, [])) for key in ("case_ids", "family_ids", "person_ids")}
+            once = f"placed:{hold.hold_id}"
+            work.append_once(
+                key=once, actor=actor, action="retention.hold.placed", store=hold.store, rule=kind,
+                reason="hold placed: matching cases are kept until it is lifted",
+                record_ids=[hold.hold_id, *[v for values in ids.values() for v in values]],
+                counts={key: len(values) for key, values in ids.items()},
+                details={"hold_id": hold.hold_id, "placed_on": placed_on.isoformat(),
+                         "review_on": review_on.isoformat(), "case_types": list(hold.scope.get("case_types", [])),
+                         "flags": list(hold.scope.get("flags", [])), "all": bool(hold.scope.get("all")),
+                         "pre_emptive": bool(hold.scope.get("pre_emptive"))})
+        return hold, work.seqs[once]
 
 
 def lift(settings: Settings, *, actor: str, hold_id: str, lifted_on: date) -> int:
     """Lift a hold in force and record it; returns the ledger entry's sequence number."""
-    lift_hold(state_engine(settings), hold_id, lifted_on=lifted_on)
-    entry = _ledger(settings).append(
-        actor=actor, action="retention.hold.lifted", reason="hold lifted: its cases follow their schedule again",
-        record_ids=[hold_id], details={"hold_id": hold_id, "lifted_on": lifted_on.isoformat()})
-    return entry.seq
+    with Unit.open(settings) as unit, unit.transaction() as work:
+        lift_hold(work.conn, hold_id, lifted_on=lifted_on)
+        return work.append_once_now(
+            key=f"lifted:{hold_id}", actor=actor, action="retention.hold.lifted",
+            reason="hold lifted: its cases follow their schedule again",
+            record_ids=[hold_id], details={"hold_id": hold_id, "lifted_on": lifted_on.isoformat()})

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -153,8 +154,13 @@ def unmatched_targets(store: CaseStore, hold: Hold) -> list[str]:
     return missing
 
 
+def _begin(bind: Engine | sa.Connection) -> Any:
+    """A transaction of our own on an engine; a caller's connection is used as it is (the caller commits)."""
+    return nullcontext(bind) if isinstance(bind, sa.Connection) else bind.begin()
+
+
 def place_hold(
-    engine: Engine, *, kind: str, source: str, reason: str, scope: Mapping[str, object], placed_on: date,
+    engine: Engine | sa.Connection, *, kind: str, source: str, reason: str, scope: Mapping[str, object], placed_on: date,
     review_on: date, placed_by: str, store: str | None = None, hold_id: str | None = None,
     stores: Sequence[CaseStore] | None = None, pre_emptive: bool = False,
 ) -> Hold:
@@ -170,7 +176,7 @@ def place_hold(
                else _check_scope({**scope, "pre_emptive": pre_emptive}))
     hold = Hold(hold_id or f"H-{uuid.uuid4().hex[:12]}", store, kind, source, reason, checked,
                 placed_on, review_on, None, placed_by)
-    with engine.begin() as conn:
+    with _begin(engine) as conn:
         conn.execute(tables.holds.insert().values(
             hold_id=hold.hold_id, store=store, kind=kind, source=source, reason=reason,
             scope=json.dumps(hold.scope, sort_keys=True), placed_on=placed_on, review_on=review_on,
@@ -178,8 +184,9 @@ def place_hold(
     return hold
 
 
-def lift_hold(engine: Engine, hold_id: str, *, lifted_on: date) -> None:
-    with engine.begin() as conn:
+def lift_hold(engine: Engine | sa.Connection, hold_id: str, *, lifted_on: date) -> None:
+    """Lift a hold in force (``engine``: its own transaction; a connection: the caller's)."""
+    with _begin(engine) as conn:
         done = conn.execute(tables.holds.update().where(tables.holds.c.hold_id == hold_id, tables.holds.c.lifted_on.is_(None))
                             .values(lifted_on=lifted_on)).rowcount
     if not done:
