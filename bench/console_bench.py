@@ -127,8 +127,12 @@ def main() -> int:
               f"{'ok' if statistics.median(times) < TARGET_MS else 'SLOW'}", flush=True)
 
     # After a change: a hold placed (ledger moves), then the retention page recomputes its forecast.
+    import sqlite3
+
+    with sqlite3.connect(home / "stores" / "default.db") as db:  # a case still held in the store (not destroyed)
+        case_id = db.execute("SELECT case_id FROM cases ORDER BY case_id LIMIT 1 OFFSET 100").fetchone()[0]
     form = {"kind": "other", "source": "benchmark", "reason": "benchmark hold", "placed_on": "2026-12-01",
-            "review_on": "2027-12-01", "store": "default", "case_ids": "C00000001"}
+            "review_on": "2027-12-01", "store": "default", "case_ids": case_id}
     t0 = time.perf_counter()
     placed = client.post("/governance/retention/holds", data=form, headers=ig, follow_redirects=False)
     post_ms = (time.perf_counter() - t0) * 1000
