@@ -16,7 +16,10 @@ Dates are the synthetic store's fixed "today" (2026-06-30), so results are the
 same on every machine.
 
 Airflow's own logs are long; they go to ./var/logs/main-job/<dag>.log and only
-a summary is printed. Exit status is non-zero if any DAG run or check fails.
+a summary is printed. ``dags test`` runs the tasks in its own process and writes
+no task log files, so at the end each run's output is split into the per-task
+files the UI's log tab reads (scripts/dag_test_logs.py). Exit status is non-zero
+if any DAG run or check fails.
 
 As capabilities land (retention, quality, access requests, research, sharing),
 their DAGs join ``MAIN_DAGS`` in the order the platform runs them.
@@ -73,6 +76,19 @@ def _run(command: list[str], env: dict[str, str], log: Path | None = None) -> su
         return subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
+def run_dag_test(airflow: str, dag_id: str, conf: dict, env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
+    """One DAG run through ``airflow dags test``, its whole output saved in ``log``."""
+    return _run([airflow, "dags", "test", dag_id, "-c", json.dumps(conf)], env, log)
+
+
+def file_task_logs(outputs: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Split saved ``dags test`` outputs into per-task log files for the UI (scripts/dag_test_logs.py).
+
+    One process for all runs: it imports Airflow, which costs seconds.
+    """
+    return _run([sys.executable, str(ROOT / "scripts" / "dag_test_logs.py"), *map(str, outputs)], env)
+
+
 def _indented(result: subprocess.CompletedProcess, prefix: str = "") -> str:
     text = (result.stdout.strip() or result.stderr.strip()).replace("\n", "\n      ")
     return f"    {prefix}{text}"
@@ -100,6 +116,7 @@ def main() -> int:
     airflow, governance = str(bin_dir / "airflow"), str(bin_dir / "governance")
     logs = home / "logs" / "main-job"
     started = time.monotonic()
+    ran: list[Path] = []  # the saved output of each `dags test` run, split into task logs at the end
 
     metadata_db = home / "airflow" / "airflow.db"
     if not metadata_db.exists():
@@ -130,7 +147,8 @@ def main() -> int:
                                        "--as", reviewer, "--option", "Approve"], env=env, cwd=ROOT,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            result = _run([airflow, "dags", "test", dag_id, "-c", json.dumps(conf(args))], env, log)
+            result = run_dag_test(airflow, dag_id, conf(args), env, log)
+            ran.append(log)
         finally:
             if helper is not None:
                 helper.terminate()
@@ -144,13 +162,19 @@ def main() -> int:
             print(f"    DAG {dag_id} FAILED after {time.monotonic() - t0:.0f}s; log: {log}", file=sys.stderr)
             for line in _failure_lines(log):
                 print(f"    {line}", file=sys.stderr)
+            file_task_logs(ran, env)  # the failed task's log in the UI too
             return 1
         print(f"    {dag_id}: success in {time.monotonic() - t0:.0f}s (log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})")
+
+    _step("filing each task's log where Airflow's UI reads it")
+    filed = file_task_logs(ran, env)
+    print(_indented(filed))
+    failed = bool(filed.returncode)
 
     _step("checking the results with the governance CLI")
     counts = _run([governance, "store", "counts"], env)
     print(_indented(counts))
-    failed = bool(counts.returncode)
+    failed |= bool(counts.returncode)
 
     quarantine = _run([governance, "quality", "quarantine", "list", "--json"], env)
     if quarantine.returncode == 0:

@@ -224,11 +224,20 @@ def test_records_manager_opens_a_requests_preview(browser, airflow_server, sessi
     try:
         page.get_by_role("link", name=session_scenario.request_id).click()
         assert page.locator("#pack").count() == 1
+        # The reviewer's preview (governance.sar.preview's own classes: article.record.redacted) is
+        # readable inside the console's page: its text is not drawn in the colour of its background.
+        field = page.locator("#review-preview article.redacted p.field").first
+        colour, background = field.evaluate(
+            "e => [getComputedStyle(e).color, getComputedStyle(e.closest('article')).backgroundColor]")
+        assert colour != background, f"preview text invisible: {colour} on {background}"
         _shot(page, "request")
         page.get_by_role("link", name="Preview exactly what goes out").click()
         text = page.locator("main").inner_text()
         assert all(c in text for c in SUBJECT_CANARIES) and "REDACTED" in text
-        assert page.locator(".redacted").count() > 0
+        assert page.locator(".redaction").count() > 0
+        # What a data subject reads about the processing: sentences, not JSON (no \u0027 for an apostrophe).
+        art15 = page.locator("#article15").inner_text()
+        assert "Children's Social Care" in art15 and "\\u0027" not in art15 and '["' not in art15
         _shot(page, "request-preview")
     finally:
         context.close()

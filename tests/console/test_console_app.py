@@ -377,3 +377,44 @@ def test_a_destroyed_case_restored_from_backup_is_a_tombstone_match(scenario) ->
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM cases WHERE case_id = :c"), {"c": restored})
         engine.dispose()
+
+
+def test_a_requests_pack_is_built_once_and_recomputed_in_the_background_when_the_platform_moves(
+        console, scenario, monkeypatch) -> None:
+    """The working set (every person in the store profiled: seconds on a large store) is not rebuilt per view."""
+    import time
+
+    from governance.keys import KeyStore
+    from governance.ledger import Ledger
+    from governance.sar import process
+    from governance_airflow.console import context
+
+    client, token = console
+    rm = token("records_management", "records.manager")
+    builds: list[str] = []
+    real_build = process.build_workset
+
+    def counted(*args, **kwargs):
+        builds.append(args[2])
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(process, "build_workset", counted)
+    context.drop_latest(lambda name: True)
+    url = f"/governance/requests/{scenario.request_id}"
+    first = client.get(url, headers=rm).text
+    second = client.get(url, headers=rm).text
+    assert builds == [scenario.request_id] and 'id="pack-stale"' not in second
+    assert re.search(r'data-pack-hash="([0-9a-f]+)"', first).group(1) == re.search(r'data-pack-hash="([0-9a-f]+)"', second).group(1)
+
+    # The platform moves elsewhere (an entry that is not this request's): the last pack at once, marked, rebuilt behind.
+    ledger = Ledger.open(scenario.settings.ledger_url, KeyStore(scenario.settings.keys_dir))
+    try:
+        ledger.append(actor="console-test", action="manual.note", reason="moves the ledger head")
+    finally:
+        ledger.close()
+    assert 'id="pack-stale"' in client.get(url, headers=rm).text
+    deadline = time.monotonic() + 120
+    while 'id="pack-stale"' in client.get(url, headers=rm).text:
+        assert time.monotonic() < deadline, "the pack was not recomputed in the background"
+        time.sleep(0.5)
+    assert builds == [scenario.request_id] * 2

@@ -21,7 +21,7 @@ from typing import Any, Callable, Hashable, TypeVar
 
 from governance.config import Settings
 
-__all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "audit_log", "SETTINGS_SECONDS",
+__all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "drop_latest", "audit_log", "SETTINGS_SECONDS",
            "ledger", "case_store", "state", "objects", "ledger_head", "latest", "refresh", "use_settings"]
 
 SETTINGS_SECONDS = 30.0
@@ -132,6 +132,13 @@ def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[
         return hit[2], True
     refresh(name, version, seconds, compute)
     return hit[2], False
+
+
+def drop_latest(stale: Callable[[Hashable], bool]) -> None:
+    """Forget the slow views whose name ``stale(name)`` (a request's pack from before its own change)."""
+    with _lock:
+        for name in [n for n in _latest if stale(n)]:
+            del _latest[name]
 
 
 def refresh(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], Any]) -> None:

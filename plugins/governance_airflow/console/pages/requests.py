@@ -48,7 +48,8 @@ def preview_page(request: Request, request_id: str, user: ConsoleUser = Depends(
     detail = service.detail(context.settings(), request_id, as_of=context.today(), with_preview=True)
     context.audit_log.info("console: %s opened the preview of request %s", user.name, request_id)
     return render(request, "preview.html", user, page="requests", rid=request_id, doc=detail["preview"],
-                  error=detail["pack_error"], pack_hash=(detail["pack"] or {}).get("pack_hash", ""))
+                  error=detail["pack_error"], pack_hash=(detail["pack"] or {}).get("pack_hash", ""),
+                  pack_current=detail["pack_current"])
 
 
 @router.post("/requests/{request_id}/clock")

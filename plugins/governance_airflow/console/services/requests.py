@@ -28,9 +28,11 @@ from governance.errors import ConfigError
 from governance_airflow.console import context
 
 __all__ = ["register", "lodge", "pause", "resume", "extend", "detail", "prepare_review", "approve", "hand_over",
-           "handover_file", "WAITING_ON", "REQUESTER_KINDS", "PAUSE_REASONS"]
+           "handover_file", "WAITING_ON", "PACK_SECONDS", "REQUESTER_KINDS", "PAUSE_REASONS"]
 
 from governance.sar.register import PAUSE_REASONS, REQUESTER_KINDS  # noqa: E402 - re-exported for the forms
+
+PACK_SECONDS = 600.0  # a request's pack and previews; also recomputed whenever the ledger moves
 
 WAITING_ON = {
     "received": "records management: search and redact",
@@ -125,52 +127,99 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
     the escaped HTML fragment :func:`~governance.sar.preview.preview_html` renders.
     ``with_preview``: the document the bundle is built from (what goes out).
 
+    The request, its calculation and last decision are read on every call. The pack and the
+    previews come from the request's working set, which profiles every person in the store
+    (seconds on a large store), so they are kept (:func:`context.latest`):
+
+    - per the request's own rows in the state database (:func:`_state_of`; a reviewer's
+      redaction is not ledgered): a change to the request is computed at once, and the page
+      after "prepare", "approve" or a pause shows its result;
+    - per ledger head, like the retention forecast: when the platform moves elsewhere, the last
+      pack is shown, ``pack_current`` False, while it is recomputed in the background; also
+      recomputed after ``PACK_SECONDS`` (the store changes without the ledger moving).
+
+    Showing a pack a moment old is safe: an approval names the pack hash drawn on the page,
+    and ``record_review`` refuses it if the pack as it stands now differs.
+    """
+    from governance.sar import register as reg, review
+
+    with context.state(settings).connect() as conn:
+        request = reg.get_request(conn, request_id)
+        calc = reg.deadline_of(conn, request_id)
+        last = review.latest_decision(conn, request_id)
+        state = _state_of(conn, request_id, request)
+    result: dict[str, Any] = {"request": {k: _iso(v) for k, v in request.items()},
+                              "calculation": calc.to_json() if calc else None,
+                              "waiting_on": WAITING_ON.get(request["status"], request["status"]),
+                              "pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False,
+                              "decision": {k: _iso(v) for k, v in last.items()} if last else None, "pack_current": True}
+    discovered = request["status"] not in ("received", "awaiting_identity", "awaiting_clarification")
+    if discovered or request["status"] in ("delivered", "closed"):
+        # The request's own state names the view: after its own change, computed afresh (in the
+        # foreground: the user who changed it sees the result); the ledger head is its version.
+        context.drop_latest(lambda name: name[:2] == ("request-pack", request_id) and name[-1] != state)
+        view, current = context.latest(("request-pack", request_id, as_of, with_preview, with_review, state),
+                                       context.ledger_head(settings), PACK_SECONDS,
+                                       lambda: _pack_now(settings, request_id, as_of, with_preview, with_review))
+        result.update(view, pack_current=current)
+    return result
+
+
+def _state_of(conn: Any, request_id: str, request: dict[str, Any]) -> tuple:
+    """What the pack depends on in the state database, cheaply: the request row, the discovery and
+    redactions recorded, the reviewer's own redactions and confirmations (not ledgered), the decisions."""
+    import sqlalchemy as sa
+
+    from governance.sar.tables import manual_redactions as manual, records, redactions, reviews
+
+    def counted(table: sa.Table, *more: Any) -> tuple:
+        query = sa.select(sa.func.count(), *more).select_from(table).where(table.c.request_id == request_id)
+        return tuple(conn.execute(query).one())
+
+    return (tuple(sorted((k, str(v)) for k, v in request.items())), counted(records), counted(redactions, sa.func.max(redactions.c.id)),
+            counted(manual, sa.func.max(manual.c.id), sa.func.count(manual.c.confirmed_at)),
+            counted(reviews, sa.func.max(reviews.c.id)))
+
+
+def _pack_now(settings: Settings, request_id: str, as_of: date, with_preview: bool, with_review: bool) -> dict[str, Any]:
+    """The request's working set, built now: pack, approvability, the asked-for previews (or the error).
+
     Read-only: the workset is built in a transaction that is rolled back, so
     looking at a request changes no status.
     """
-    from governance.sar import process, register as reg, review
+    from governance.sar import process, register as reg
     from governance.sar.article15 import article15_information
     from governance.sar.export import assemble
     from governance.jobs.sar import CONTROLLER
 
     ledger = context.ledger(settings)
+    view: dict[str, Any] = {"pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False}
     with context.state(settings).connect() as conn:
         request = reg.get_request(conn, request_id)
-        calc = reg.deadline_of(conn, request_id)
-        result: dict[str, Any] = {"request": {k: _iso(v) for k, v in request.items()},
-                                  "calculation": calc.to_json() if calc else None,
-                                  "waiting_on": WAITING_ON.get(request["status"], request["status"]),
-                                  "pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False,
-                                  "decision": None}
-        last = review.latest_decision(conn, request_id)
-        result["decision"] = {k: _iso(v) for k, v in last.items()} if last else None
-        discovered = request["status"] not in ("received", "awaiting_identity", "awaiting_clarification")
-        if discovered or request["status"] in ("delivered", "closed"):
-            try:
-                ws = process.build_workset(settings, conn, request_id, store=context.case_store(settings, request["store"]),
-                                           objects=context.objects(settings), ledger_engine=ledger.engine)
-                process.check_discovery(conn, request_id, ws)
-                result["pack"] = pack = process.current_pack(conn, request_id, ws)
-                # Approvable from the page: nothing blocks but flagged notes, which the approval may withhold.
-                result["approvable"] = len(pack["blocking"]) == (1 if pack["needs_decision"] else 0)
-                if with_review:
-                    from governance.sar.preview import build_preview, preview_html
+        try:
+            ws = process.build_workset(settings, conn, request_id, store=context.case_store(settings, request["store"]),
+                                       objects=context.objects(settings), ledger_engine=ledger.engine)
+            process.check_discovery(conn, request_id, ws)
+            view["pack"] = pack = process.current_pack(conn, request_id, ws)
+            # Approvable from the page: nothing blocks but flagged notes, which the approval may withhold.
+            view["approvable"] = len(pack["blocking"]) == (1 if pack["needs_decision"] else 0)
+            if with_review:
+                from governance.sar.preview import build_preview, preview_html
 
-                    result["review_html"] = preview_html(build_preview(ws, result["pack"]))
-                if with_preview:
-                    a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER))
-                    result["preview"] = assemble(request=ws.request, deadline=ws.request["deadline"],
-                                                 discovery=ws.discovery, redactions=ws.redactions, article15=a15,
-                                                 as_of=as_of)
-            except ConfigError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a request not yet searched: say so, name the error type only
-                from governance.errors import GovernanceError
+                view["review_html"] = preview_html(build_preview(ws, pack))
+            if with_preview:
+                a15 = article15_information(ws.discovery, controller=settings.extra.get("controller", CONTROLLER))
+                view["preview"] = assemble(request=ws.request, deadline=ws.request["deadline"],
+                                           discovery=ws.discovery, redactions=ws.redactions, article15=a15, as_of=as_of)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a request not yet searched: say so, name the error type only
+            from governance.errors import GovernanceError
 
-                result["pack_error"] = str(exc)[:200] if isinstance(exc, GovernanceError) else type(exc).__name__
-            finally:
-                conn.rollback()  # nothing the workset touched is kept: looking changes nothing
-    return result
+            view["pack_error"] = str(exc)[:200] if isinstance(exc, GovernanceError) else type(exc).__name__
+        finally:
+            conn.rollback()  # nothing the workset touched is kept: looking changes nothing
+    return view
 
 
 def prepare_review(settings: Settings, request_id: str) -> dict[str, Any]:
