@@ -18,10 +18,18 @@ then copied (``CREATE DATABASE ... TEMPLATE``) for the floor. Measured:
 
 Both must delete the same number of rows from every table, or the run stops.
 
+Also printed: the platform's S3 requests by operation (count and seconds), the
+S3 server's CPU seconds meanwhile, and the load average before and after (other
+work shares the cores). On moto every ``ListObjectVersions`` request deep-copies
+every version in the bucket, so its cost grows with the store, not the page: the
+request counts are what carries over to S3 or MinIO.
+
 ``--delete-threads`` (default 1 here): moto 5.2's server races ListObjectVersions
 against concurrent deletes and answers HTTP 500 ("'NoneType' object is not
 iterable"), which botocore retries with back-off, so against moto the platform's
 usual 8 threads measure moto's bug. Against MinIO or S3 pass ``--delete-threads 8``.
+(``S3ObjectStore.delete_many`` now lists before it deletes, one request at a time;
+the threads overlap only Object Lock HEADs and the per-key fallback.)
 """
 
 from __future__ import annotations
