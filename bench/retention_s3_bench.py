@@ -18,10 +18,18 @@ then copied (``CREATE DATABASE ... TEMPLATE``) for the floor. Measured:
 
 Both must delete the same number of rows from every table, or the run stops.
 
+Also printed: the platform's S3 requests by operation (count and seconds), the
+S3 server's CPU seconds meanwhile, and the load average before and after (other
+work shares the cores). On moto every ``ListObjectVersions`` request deep-copies
+every version in the bucket, so its cost grows with the store, not the page: the
+request counts are what carries over to S3 or MinIO.
+
 ``--delete-threads`` (default 1 here): moto 5.2's server races ListObjectVersions
 against concurrent deletes and answers HTTP 500 ("'NoneType' object is not
 iterable"), which botocore retries with back-off, so against moto the platform's
 usual 8 threads measure moto's bug. Against MinIO or S3 pass ``--delete-threads 8``.
+(``S3ObjectStore.delete_many`` now lists before it deletes, one request at a time;
+the threads overlap only Object Lock HEADs and the per-key fallback.)
 """
 
 from __future__ import annotations
@@ -96,6 +104,7 @@ def run_platform(url: str, bucket: str, endpoint: str, home: Path, threads: int 
     from governance.jobs import retention as jobs
 
     storage_base.DELETE_THREADS = threads  # see the module docstring
+    s3_calls = _count_s3_requests()
 
     settings = _settings(url, bucket, endpoint, home)
     t0 = time.perf_counter()
@@ -115,10 +124,39 @@ def run_platform(url: str, bucket: str, endpoint: str, home: Path, threads: int 
             "objects_s": round(objects_s, 2), "objects_share": round(objects_s / execute_s, 3),
             "rows_per_s_rows_phase": round(rows / (execute_s - objects_s)), "rows_per_s": round(rows / execute_s),
             "object_versions_per_s": round(executed["object_versions"] / objects_s) if objects_s else None,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "s3_requests": {op: [n, round(t, 2)] for op, (n, t) in sorted(s3_calls.items())}}
 
 
-def run_floor(url: str, ids: list[str], bucket: str, endpoint: str) -> dict:
+def _count_s3_requests() -> dict[str, list]:
+    """{operation: [requests, seconds]} of every S3 client the platform builds, through botocore's events."""
+    import threading
+
+    from governance.storage.s3 import S3ObjectStore
+
+    calls: dict[str, list] = {}
+    started = threading.local()
+    make = S3ObjectStore._make_client
+
+    def before(model, **_):
+        started.at = time.perf_counter()
+
+    def after(model, **_):
+        seen = calls.setdefault(model.name, [0, 0.0])
+        seen[0] += 1
+        seen[1] += time.perf_counter() - started.at
+
+    def counted(self):
+        client = make(self)
+        client.meta.events.register("before-call.s3", before)
+        client.meta.events.register("after-call.s3", after)
+        return client
+
+    S3ObjectStore._make_client = counted
+    return calls
+
+
+def run_floor(url: str, ids: list[str], bucket: str, copied: dict[str, str], endpoint: str) -> dict:
     import boto3
     import sqlalchemy as sa
 
@@ -135,11 +173,8 @@ def run_floor(url: str, ids: list[str], bucket: str, endpoint: str) -> dict:
     engine.dispose()
     deleted = {t: before[t] - n for t, n in _counts(url).items()}
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
-    versions = []
-    for key in keys:
-        listed = s3.list_object_versions(Bucket=bucket, Prefix=f"objects/{key}")
-        versions += [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in listed.get("Versions", [])
-                     if v["Key"] == f"objects/{key}"]
+    # The floor's bucket holds one version of each object, its copy: its id came back from the copy.
+    versions = [{"Key": f"objects/{key}", "VersionId": copied[f"objects/{key}"]} for key in keys]
     t0 = time.perf_counter()
     for start in range(0, len(versions), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[start:start + 1000], "Quiet": True})
@@ -180,6 +215,7 @@ def one_size(families: int, work: Path, threads: int = 1) -> dict:
     import boto3
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-2"})
+    work.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=open(work.parent / "moto.log", "ab"), start_new_session=True)
@@ -204,16 +240,20 @@ def one_size(families: int, work: Path, threads: int = 1) -> dict:
         seed_store(_settings(url, bucket, endpoint, work / "seed"), "default", families=families, seed=17)
         seeded_s = time.perf_counter() - t0
         floor_url = _database(names[1], template=names[0])
-        floor_bucket = _copy_bucket(s3, bucket, f"{bucket}-floor")  # the floor deletes the same objects there
+        floor_bucket = f"{bucket}-floor"
+        copied = _copy_bucket(s3, bucket, floor_bucket)  # the floor deletes the same objects there
         # The platform in its own process: its peak memory is its own.
+        server_cpu, load = _cpu_seconds(server.pid), _load()
         out = subprocess.run([sys.executable, __file__, "--delete-threads", str(threads),
                               "--platform", url, bucket, endpoint, str(work / "platform")],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"the platform run failed: {out.stderr[-3000:]}")
         platform = json.loads(out.stdout.strip().splitlines()[-1])
+        platform["server_cpu_s"] = round(_cpu_seconds(server.pid) - server_cpu, 1)  # moto's own work meanwhile
+        platform["load_before_after"] = [load, _load()]
         ids = _done_ids(url)
-        floor = run_floor(floor_url, ids, floor_bucket, endpoint)
+        floor = run_floor(floor_url, ids, floor_bucket, copied, endpoint)
         if floor["deleted"] != platform["deleted"]:
             raise SystemExit(f"platform and floor removed different rows: {platform['deleted']} vs {floor['deleted']}")
         return {"families": families, "seed_s": round(seeded_s, 1), "platform": platform, "floor": floor,
@@ -225,13 +265,34 @@ def one_size(families: int, work: Path, threads: int = 1) -> dict:
         _drop(*names)
 
 
-def _copy_bucket(s3, source: str, target: str) -> str:
+def _copy_bucket(s3, source: str, target: str) -> dict[str, str]:
+    """Copy every object to a new versioned bucket; {key: the copy's version id}.
+
+    The ids are kept so the floor needs no listing (on moto every ListObjectVersions scans the bucket).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     s3.create_bucket(Bucket=target, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
     s3.put_bucket_versioning(Bucket=target, VersioningConfiguration={"Status": "Enabled"})
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=source):
-        for item in page.get("Contents", []):
-            s3.copy_object(Bucket=target, Key=item["Key"], CopySource={"Bucket": source, "Key": item["Key"]})
-    return target
+    keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=source)
+            for item in page.get("Contents", [])]
+
+    def copy(key: str) -> str:
+        return s3.copy_object(Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key})["VersionId"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(keys, pool.map(copy, keys)))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: other work shares this machine's cores."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _done_ids(url: str) -> list[str]:
@@ -262,7 +323,9 @@ def main() -> None:
               f"{p['chunks']} chunks; platform rows phase {p['rows_per_s_rows_phase']} rows/s "
               f"({row['rows_phase_vs_floor']}x the floor's {f['rows_per_s']} rows/s), objects "
               f"{p['object_versions_per_s']} versions/s (floor {f['object_versions_per_s']}), objects "
-              f"{p['objects_share'] * 100:.0f}% of execution; peak RSS {p['peak_rss_mb']} MB", flush=True)
+              f"{p['objects_share'] * 100:.0f}% of execution; peak RSS {p['peak_rss_mb']} MB; S3 requests "
+              f"[count, s] {p['s3_requests']}; S3 server CPU {p['server_cpu_s']} s; "
+              f"load {p['load_before_after'][0]} -> {p['load_before_after'][1]}", flush=True)
         print(json.dumps(row), flush=True)
 
 

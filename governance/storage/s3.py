@@ -53,6 +53,7 @@ from governance.storage.base import (
     is_valid_key,
     validate_key,
 )
+from governance.storage.s3_versions import list_versions
 
 __all__ = ["S3ObjectStore", "DEFAULT_REGION"]
 
@@ -399,26 +400,21 @@ class S3ObjectStore(ObjectStore):
 
         The per-key default costs a listing and a delete request per key; a retention
         chunk's documents then spent most of the chunk waiting on S3. Here the versions
-        are listed first (in a few threads), Object Lock is checked for every key before
-        anything is removed (a refused key raises :class:`ObjectLocked` and nothing
-        goes), then the versions of all keys go together, 1000 a request.
+        of all keys are listed together, under shared prefixes, a page of versions a
+        request (:mod:`governance.storage.s3_versions`); Object Lock is checked for every
+        key before anything is removed (a refused key raises :class:`ObjectLocked` and
+        nothing goes); then the versions of all keys go together, 1000 a request.
         """
         keys = list(dict.fromkeys(validate_key(key) for key in keys))
         self._check_bucket()
         if len(keys) < 2 or not self._is_versioned():
             return super().delete_many(keys)
-        from concurrent.futures import ThreadPoolExecutor
-
-        from governance.storage import base
-
         fulls = [self._full(key) for key in keys]
-        with ThreadPoolExecutor(max_workers=base.DELETE_THREADS, thread_name_prefix="object-versions") as pool:
-            entries = dict(zip(keys, pool.map(self._versions_of, keys, fulls)))
-        if self.supports_object_lock():
-            for key, full in zip(keys, fulls):
-                held = self._held_until(key, full, entries[key]) if entries[key] else None
-                if held is not None:
-                    raise _locked(key, held)
+        entries = self._versions_of_many(keys)
+        held = self._held_many(keys, entries)
+        if held:
+            first = next(iter(held))  # in the caller's order
+            raise _locked(first, held[first])
         doomed = [(key, {"Key": full, "VersionId": vid}) for key, full in zip(keys, fulls) for vid, _ in entries[key]]
         removed = 0
         for start in range(0, len(doomed), self.delete_batch):
@@ -441,10 +437,37 @@ class S3ObjectStore(ObjectStore):
         log.debug("deleted %d key(s) from %s (%d version(s))", len(keys), self.uri, removed)
         return removed
 
-    def _locked_until(self, key: str) -> datetime | None:
-        full = self._full(key)
+    def locked(self, keys: builtins.list[str]) -> dict[str, datetime]:
+        """As :meth:`ObjectStore.locked`, with the versions of all keys listed together (see :meth:`delete_many`)."""
+        keys = list(dict.fromkeys(validate_key(key) for key in keys))
+        if not keys or not self.supports_object_lock():
+            return {}
         self._check_bucket()
-        return self._held_until(key, full, self._versions_of(key, full))
+        return self._held_many(keys, self._versions_of_many(keys))
+
+    def _versions_of_many(self, keys: builtins.list[str]) -> dict[str, builtins.list[tuple[str, bool]]]:
+        """(version id, is delete marker) of every key, newest first, in few listing requests."""
+        by_full = {self._full(key): key for key in keys}
+        listed = list_versions(self._client, self.bucket, by_full, page_size=self._page_size,
+                               errors=lambda full: self._errors("list_object_versions", by_full.get(full, full)))
+        return {by_full[full]: entries for full, entries in listed.items()}
+
+    def _held_many(self, keys, entries) -> dict[str, datetime]:
+        """Of ``keys``, in their order, those with a version under retention or a legal hold now.
+
+        One HEAD per version (the listing does not tell), overlapped in a few threads;
+        only on a bucket with Object Lock, where a version can be held at all.
+        """
+        if not self.supports_object_lock():
+            return {}
+        from concurrent.futures import ThreadPoolExecutor
+
+        from governance.storage import base
+
+        listed = [key for key in keys if entries[key]]
+        with ThreadPoolExecutor(max_workers=base.DELETE_THREADS, thread_name_prefix="object-lock-check") as pool:
+            ends = pool.map(lambda key: self._held_until(key, self._full(key), entries[key]), listed)
+            return {key: until for key, until in zip(listed, ends) if until is not None}
 
     def _held_until(self, key: str, full: str, entries: builtins.list[tuple[str, bool]]) -> datetime | None:
         """The latest end of retention (or a legal hold) over the key's versions still in force."""
@@ -469,30 +492,9 @@ class S3ObjectStore(ObjectStore):
         return until if until > datetime.now(timezone.utc) else None
 
     def _versions_of(self, key: str, full: str) -> builtins.list[tuple[str, bool]]:
-        """(version id, is delete marker) for exactly ``full``, newest first, across all pages.
-
-        Listing by prefix also returns longer keys ("a/b" lists "a/bc" and "a/b/c"),
-        so entries are filtered to the exact key. S3 lists keys in order, so once a
-        later key shows up there is nothing more to find and paging stops.
-        """
-        found: list[tuple[datetime, bool, str, bool]] = []
-        paginator = self._client.get_paginator("list_object_versions")
-        with self._errors("list_object_versions", key):
-            for page in paginator.paginate(
-                Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self._page_size}
-            ):
-                past = False
-                for item, is_marker in [(v, False) for v in page.get("Versions", [])] + [
-                    (m, True) for m in page.get("DeleteMarkers", [])
-                ]:
-                    if item["Key"] == full:
-                        found.append((item["LastModified"], bool(item.get("IsLatest")), item["VersionId"], is_marker))
-                    elif item["Key"] > full:
-                        past = True
-                if past:
-                    break
-        found.sort(key=lambda entry: (entry[1], entry[0]), reverse=True)
-        return [(version_id, is_marker) for _when, _latest, version_id, is_marker in found]
+        """(version id, is delete marker) for exactly ``full``, newest first, across all pages."""
+        return list_versions(self._client, self.bucket, [full], page_size=self._page_size,
+                             errors=lambda _full: self._errors("list_object_versions", key))[full]
 
     def _list(self, full_prefix: str) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")

@@ -529,3 +529,45 @@ def test_delete_many_refuses_a_retained_key_and_keeps_it(locking_store: ObjectSt
     with pytest.raises(ObjectLocked, match="batch/held"):
         locking_store.delete_many(["batch/held"])
     assert locking_store.get("batch/held") == b"evidence"
+
+
+def test_delete_many_finds_every_version_across_many_pages(store: ObjectStore, request: pytest.FixtureRequest) -> None:
+    """Many versions and delete markers, listed two entries a page (S3 stores here), under a wide prefix.
+
+    Kept keys sort first under the doomed keys' common prefix ("cases/"), so whole pages hold
+    none of them; lookalikes and a doomed key that prefixes another test the exact-key filter.
+    """
+    kind = request.node.callspec.params["store"]
+    versioned = kind in ("s3-versioned", "s3-lock")
+    kept = [f"cases/A{n:02d}/kept.txt" for n in range(9)] + ["cases/C1/doc-1.txt.bak", "cases/C1x/kept.txt",
+                                                             "cases/C3/kept.txt", "cases/E/abc"]
+    doomed = ["cases/A09/doc.txt"] + [f"cases/C{n}/doc-{m}.txt" for n in range(6) for m in range(3)] + [
+        "cases/E/a", "cases/E/ab"]
+    for key in kept + doomed:
+        store.put(key, b"first")
+    for n, key in enumerate(doomed):
+        store.put(key, b"second")
+        if versioned and n % 3 == 0:  # a delete marker, then a version written after it
+            _hide(store, key)
+            store.put(key, b"third")
+        if versioned and n % 4 == 1:  # a delete marker as the latest entry
+            _hide(store, key)
+    if versioned:
+        _hide(store, "cases/C3/kept.txt")
+    kept_before = {key: store.versions(key) for key in kept}
+    expected = sum(len(store.versions(key)) for key in doomed)
+    if versioned:  # two puts each, a marker and a put for every third key, a marker for every fourth
+        assert expected == 2 * len(doomed) + 2 * len(doomed[::3]) + len(doomed[1::4])
+
+    assert store.delete_many(list(reversed(doomed))) == expected
+
+    assert {key: _leftovers(store, key) for key in doomed} == {key: [] for key in doomed}
+    assert {key: store.versions(key) for key in kept} == kept_before
+    assert store.get("cases/E/abc") == b"first"
+
+
+def _hide(store: ObjectStore, key: str) -> None:
+    """A plain DELETE through a raw client: on a versioned bucket it only adds a delete marker."""
+    assert isinstance(store, S3ObjectStore)
+    raw = boto3.client("s3", endpoint_url=store.endpoint_url, region_name="eu-west-2")
+    raw.delete_object(Bucket=store.bucket, Key=f"{store.prefix}/{key}" if store.prefix else key)
