@@ -97,6 +97,9 @@ class Settings:
     kms_endpoint_url: str | None = None
     # For key_provider="airflow": reads a secret by name (plugins/ passes it; governance/ never imports airflow).
     key_lookup: Callable[[str], str | None] | None = field(default=None, compare=False, repr=False)
+    # A database was named in the environment (ledger, state or a store URL): then a retention run never
+    # creates the ledger or state database (governance.retention.context); ``keys init`` does, on purpose.
+    databases_named: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -145,6 +148,8 @@ class Settings:
             key_provider=provider,
             kms_key_id=env.get("GOVERNANCE_KMS_KEY_ID") or None,
             kms_endpoint_url=env.get("GOVERNANCE_KMS_ENDPOINT_URL") or None,
+            databases_named=any(value.strip() and (key in ("GOVERNANCE_LEDGER_URL", "GOVERNANCE_STATE_URL") or (
+                key.startswith("GOVERNANCE_STORE_") and key.endswith("_URL"))) for key, value in env.items()),
         )
 
     def store(self, name: str = "default") -> StoreConfig:

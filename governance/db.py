@@ -128,6 +128,13 @@ def safe_url(url: str) -> str:
         return "<malformed url>"
 
 
+def sqlite_file_missing(url: str) -> bool:
+    """True for a SQLite URL whose database file does not exist (creating an engine would make it)."""
+    parsed = sa.engine.make_url(url)
+    database = (parsed.database or "").removeprefix("file:").split("?")[0]
+    return parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
+
+
 def make_engine(url: str, *, create_folder: bool = True) -> Engine:
     """Create an engine; for SQLite, create the file's folder and enable WAL."""
     try:

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.config import Settings
-from governance.db import ALEMBIC_RUN_LOCK, at_revision, make_engine, upgrade_to_head
+from governance.errors import ConfigError
+from governance.db import ALEMBIC_RUN_LOCK, at_revision, make_engine, safe_url, sqlite_file_missing, upgrade_to_head
 
 __all__ = [
     "METADATA", "TABLE_MODULES", "VERSION_TABLE", "HEAD_REVISION", "MIGRATIONS_DIR",
@@ -117,12 +118,29 @@ def ensure_schema(engine: Engine) -> None:
         upgrade(conn)
 
 
+def refuse_new_database(url: str, what: str, variable: str) -> None:
+    """A database named in the environment must exist: a job never creates one.
+
+    A mistyped ``GOVERNANCE_LEDGER_URL``, ``GOVERNANCE_STATE_URL`` or ``GOVERNANCE_HOME``
+    used to create a new, empty ledger and state database; a retention sweep then saw
+    no hold and destroyed held cases (found from outside). ``governance keys init``
+    creates them on purpose on a new installation; the embedded default, with no
+    database named, still starts itself under ``GOVERNANCE_HOME``.
+    """
+    if sqlite_file_missing(url):
+        raise ConfigError(f"{what} {safe_url(url)} does not exist: jobs never create one (it would start with no "
+                          f"holds or access requests on record); check {variable} and GOVERNANCE_HOME, or create it "
+                          f"on purpose with governance keys init; nothing was done")
+
+
 def state_engine(settings: Settings) -> Engine:
     """The state database's engine, with its tables ensured (cached per URL)."""
     url = settings.state_database_url
     with _lock:
         engine = _engines.get(url)
         if engine is None:
+            if settings.databases_named:
+                refuse_new_database(url, "state database", "GOVERNANCE_STATE_URL (or GOVERNANCE_LEDGER_URL)")
             engine = make_engine(url)
             ensure_schema(engine)
             _engines[url] = engine

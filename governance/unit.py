@@ -124,6 +124,10 @@ class Unit:
             from governance.keys import KeyStore
             from governance.ledger import Ledger
 
+            if self.settings.databases_named:
+                from governance.state import refuse_new_database
+
+                refuse_new_database(self.settings.ledger_url, "ledger database", "GOVERNANCE_LEDGER_URL")
             self._ledger = Ledger.open(self.settings.ledger_url, KeyStore(self.settings.keys_dir))
         return self._ledger
 

@@ -13,6 +13,8 @@ key provider, its master key and which shared data keys exist (ids only).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import argparse
 from typing import Any
 
@@ -48,7 +50,8 @@ def _result(signer: LedgerSigner, **extra: Any) -> dict[str, Any]:
 def cmd_init(args: argparse.Namespace) -> int:
     from governance.keyprovider import init_keys
 
-    settings = settings_from(args)
+    # The one command that creates a named ledger and state database on purpose (governance.state).
+    settings = replace(settings_from(args), databases_named=False)
     signer = LedgerSigner(settings.keys_dir)
     existed = signer.exists()
     with Ledger.open(settings.ledger_url, signer) as ledger:

@@ -11,7 +11,7 @@ from governance.keyprovider import SharedKeys, open_keys
 from governance.keys import KeyStore
 from governance.ledger import Ledger
 from governance.retention.schedule import Schedule, load_schedule
-from governance.state import state_engine
+from governance.state import refuse_new_database, state_engine
 from governance.storage import ObjectStore
 from governance.stores.seeding import open_objects
 from governance.stores.store import CaseStore
@@ -31,6 +31,8 @@ class RetentionContext:
 
     @classmethod
     def open(cls, settings: Settings, store_name: str = "default", *, schedule: Schedule | None = None) -> "RetentionContext":
+        if settings.databases_named:
+            refuse_new_database(settings.ledger_url, "ledger database", "GOVERNANCE_LEDGER_URL")
         return cls(
             store=CaseStore.open(settings.store(store_name)),
             state=state_engine(settings),

@@ -11,6 +11,7 @@ import pytest
 
 from governance.config import Settings
 from governance.jobs import foundation
+from governance.ledger import Ledger
 from governance.jobs.research import plan
 from governance.ledger.bundle import verify_bundle
 from governance.research.demo import demo_spec
@@ -21,6 +22,8 @@ from governance.stores.seeding import open_objects
 def _deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Settings:
     monkeypatch.setenv("GOVERNANCE_MASTER_KEY", os.urandom(32).hex())
     shared = tmp_path / "shared"
+    shared.mkdir(exist_ok=True)
+    Ledger.open(f"sqlite:///{shared / 'ledger.db'}", None).close()  # made once, as keys init does
     return Settings.from_env({
         "GOVERNANCE_HOME": str(tmp_path / name), "GOVERNANCE_KEY_PROVIDER": "env",
         "GOVERNANCE_LEDGER_URL": f"sqlite:///{shared / 'ledger.db'}",

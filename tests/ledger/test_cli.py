@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from governance.cli import audit
+from governance.ledger import Ledger
 from governance.errors import GovernanceError
 from governance.ledger.signing import LedgerSigner
 
@@ -34,7 +35,17 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Path:
     monkeypatch.setenv("GOVERNANCE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GOVERNANCE_LEDGER_URL", db_url)
     monkeypatch.delenv("GOVERNANCE_KEYS_DIR", raising=False)
+    Ledger.open(db_url, None).close()  # a named ledger database exists before jobs use it (keys init makes it)
     return tmp_path / "home"
+
+
+def test_a_named_ledger_that_does_not_exist_is_not_created(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "ledgr.db"
+    monkeypatch.setenv("GOVERNANCE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GOVERNANCE_LEDGER_URL", f"sqlite:///{typo}")
+    code, _, err = run(["audit", "record", "--action", "note", "--actor", "dpo"], capsys)
+    assert code == 2 and "does not exist: jobs never create one" in err and not typo.exists()
 
 
 def test_record_log_verify_export_roundtrip(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from governance.retention.holds import active_holds
 from governance.state import state_engine
 from governance.unit import Work
 
-from tests.retention.safety_world import case_history, ledger_entries
+from tests.retention.safety_world import case_exists, case_history, cli_env, ledger_entries, run_cli
 
 SCOPE = dict(kind="litigation", source="Family court, case FD26P00512", reason="disclosure ordered",
              placed_on=date(2026, 11, 20), review_on=date(2027, 5, 20), placed_by="legal.services", store="default")
@@ -84,3 +84,19 @@ def test_with_a_separate_ledger_a_lift_is_entered_before_it_commits_and_once(wor
     assert _in_force(settings) == [] and len(lifted) == 1 and lifted[0].seq == seq
     with sa.create_engine(settings.state_database_url).connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM retention_holds")).scalar() == 1
+
+
+def test_a_mistyped_ledger_url_stops_the_sweep_before_it_sees_no_holds(world, monkeypatch, tmp_path):
+    """Found from outside: a typo in GOVERNANCE_LEDGER_URL made a new, empty ledger and state database
+    beside it; the sweep saw no hold and destroyed the held case. A named database must exist."""
+    settings, b = world
+    case, _, _ = case_history(b, opened=date(2012, 4, 11), closed=date(2014, 3, 29))
+    holds.place(settings, actor="cli:legal", scope={"case_ids": [case]}, **SCOPE)
+    cli_env(monkeypatch, settings)
+    typo = tmp_path / "ledgr" / "ledger.db"
+    monkeypatch.setenv("GOVERNANCE_LEDGER_URL", sqlite_url(typo))
+    monkeypatch.delenv("GOVERNANCE_STATE_URL")  # the state database follows the ledger, as by default
+    code, out, err = run_cli("retention", "sweep", "--store", "default", "--created-by", "ig.alice",
+                             "--approved-by", "ig.bob", "--quality-max-age-hours", "0", "--as-of", "2026-12-01")
+    assert code == 2 and "does not exist: jobs never create one" in err and "\n" not in err.strip(), err
+    assert not typo.exists() and case_exists(settings, case)
