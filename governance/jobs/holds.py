@@ -56,9 +56,21 @@ def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str
 
 
 def lift(settings: Settings, *, actor: str, hold_id: str, lifted_on: date) -> int:
-    """Lift a hold in force and record it; returns the ledger entry's sequence number."""
-    lift_hold(state_engine(settings), hold_id, lifted_on=lifted_on)
-    entry = _ledger(settings).append(
+    """Lift a hold in force and record it; returns the ledger entry's sequence number.
+
+    Run again after a lift killed between its row and its ledger entry, it records the lift the row holds.
+    """
+    from governance.errors import ConfigError
+    from governance.retention.ledger_keepers import unrecorded_lift
+
+    ledger = _ledger(settings)
+    try:
+        lift_hold(state_engine(settings), hold_id, lifted_on=lifted_on)
+    except ConfigError:
+        lifted_on = unrecorded_lift(ledger.engine, state_engine(settings), hold_id)
+        if lifted_on is None:
+            raise
+    entry = ledger.append(
         actor=actor, action="retention.hold.lifted", reason="hold lifted: its cases follow their schedule again",
         record_ids=[hold_id], details={"hold_id": hold_id, "lifted_on": lifted_on.isoformat()})
     return entry.seq
