@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from datetime import date
@@ -19,9 +20,16 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed."""
+    """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed.
+
+    Only that form: Python's ``fromisoformat`` also takes ``20261206`` and week dates
+    (``2026-W49-7``), which the help, the docs and the stores' reading rule do not promise.
+    """
+    stripped = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped, flags=re.ASCII):
+            raise ValueError(stripped)
+        return date.fromisoformat(stripped)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in YYYY-MM-DD form") from None
 

@@ -79,8 +79,8 @@ def test_pauses_extension_close_and_errors(sqlite_settings, cli, capsys) -> None
     assert code == 0 and json.loads(out)["status"] == "withdrawn"
 
     for argv, fragment in (
-        (["show", "--request", "sar-nope"], "no access request sar-nope"),
-        (["lodge", "--subject", "P999", "--received", "2026-06-01"], "has no person P999"),
+        (["show", "--request", "sar-nope"], "no access request 'sar-nope'"),
+        (["lodge", "--subject", "P999", "--received", "2026-06-01"], "has no person 'P999'"),
         (["lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--requester-kind", "parent_carer"],
          "needs parent_basis"),
         (["pause", "--request", rid, "--reason", "identity", "--on", "2026-06-01"], "no further changes"),
