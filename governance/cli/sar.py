@@ -278,6 +278,10 @@ def run_bundle(args: argparse.Namespace) -> int:
     built = build_bundle(settings, args.request, as_of=args.as_of)
     delivered = deliver_bundle(settings, args.request, as_of=args.as_of, actor=args.actor)
     result = {**built, **delivered}
+    if result.get("already_delivered"):
+        emit(args, result, lambda r: f"{r['request_id']}: already delivered (package {r['package_key']}); nothing "
+             f"rebuilt; `governance sar handover --request {r['request_id']}` writes its key and link files again")
+        return 0
     emit(args, result, lambda r: f"{r['request_id']}: delivered; package {r.get('package_uri', r['package_key'])}\n"
          f"key file {r.get('key_file')} and link file {r.get('link_file')}: send them by different channels")
     return 0

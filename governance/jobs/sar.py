@@ -182,6 +182,9 @@ def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[st
     from governance.stores.seeding import open_objects
 
     with _session(settings) as (ledger, conn):
+        done = register.disclosure_of(conn, request_id)
+        if done is not None:  # run again after delivery: the disclosed bundle stands, nothing is rebuilt
+            return {"request_id": request_id, "already_delivered": True, "package_key": done["package_key"]}
         ws = _workset(settings, ledger, conn, request_id)
         process.check_discovery(conn, request_id, ws)  # the store as discovered, or refuse
         pack = process.current_pack(conn, request_id, ws)
