@@ -65,3 +65,10 @@ def test_audit_prove_names_an_entry_past_the_end_and_a_number_that_is_not_one(se
 def test_dates_on_the_command_line_are_yyyy_mm_dd_only(seeded, capsys, typed):
     line = _error(["retention", "plan", "--as-of", typed, "--summary"], capsys)
     assert f"{typed!r} is not a date in YYYY-MM-DD form" in line
+
+
+@pytest.mark.parametrize("url", ["notaurl", ""])
+def test_a_malformed_ledger_url_is_named_by_every_command(seeded, capsys, monkeypatch, url):
+    monkeypatch.setenv("GOVERNANCE_LEDGER_URL", url)
+    assert "database URL is malformed" in _error(["audit", "verify"], capsys)  # was "unexpected ArgumentError"
+    assert "database URL is malformed" in _error(["retention", "hold", "list", "--as-of", "2026-06-30"], capsys)
