@@ -133,8 +133,9 @@ def test_an_access_request_set_to_withdrawn_by_hand_still_keeps_the_subjects_cas
     with state_engine(settings).begin() as conn:  # restored: the request keeps the case the ordinary way
         conn.execute(sar_requests.update().where(sar_requests.c.request_id == lodged["request_id"])
                      .values(status="received"))
-    _execute(settings, batch_id)
+    result = _execute(settings, batch_id)
     assert case_exists(settings, requested)
+    assert result["skipped"] == 1  # the operator's summary says a case was held back
     assert items(settings, batch_id)[requested] == ("skipped", "SAR_PENDING")
 
 
