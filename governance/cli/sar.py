@@ -258,7 +258,8 @@ def run_approve(args: argparse.Namespace) -> int:
     result = record_review(settings_from(args), args.request, decision="approved", reviewer=args.approved_by,
                            seen_hash=args.pack_hash, channel="cli", actor=f"cli:{args.approved_by}",
                            withhold_undecided=args.withhold_undecided)
-    emit(args, result, lambda r: f"{r['request_id']}: approved (pack {r['pack_hash'][:16]})")
+    emit(args, result, lambda r: f"{r['request_id']}: approved (pack {r['pack_hash'][:16]})"
+         + ("; it was already approved: nothing recorded" if r.get("already_approved") else ""))
     return 0
 
 

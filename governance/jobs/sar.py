@@ -145,6 +145,11 @@ def record_review(settings: Settings, request_id: str, *, decision: str, reviewe
         ws = _workset(settings, ledger, conn, request_id)
         process.check_discovery(conn, request_id, ws)
         pack = process.current_pack(conn, request_id, ws)
+        if decision == "approved" and review.approved_pack_hash(conn, request_id) == pack["pack_hash"]:
+            # Approved again (a records manager unsure it worked, a retried task): the approval of this very
+            # pack stands and nothing is written; before, the hash changed by --withhold-undecided made it "stale".
+            return {"request_id": request_id, "decision": "approved", "pack_hash": pack["pack_hash"],
+                    "status": "approved", "already_approved": True, "approved": True}
         seen = seen_hash if decision == "approved" else (seen_hash or pack["pack_hash"])
         shown = pack["pack_hash"]
         if decision == "approved" and withhold_undecided and seen == pack["pack_hash"] and pack["needs_decision"]:

@@ -155,3 +155,22 @@ def test_bundle_run_again_after_delivery_changes_nothing_and_says_so(sqlite_sett
     assert package.read_bytes() == sealed
     code, out, _ = run("show", "--request", rid, "--json")
     assert json.loads(out)["status"] == "delivered"
+
+
+def test_approve_run_again_says_it_was_already_approved(sqlite_settings, cli, capsys) -> None:
+    """Found outside-in: the same `sar approve ... --withhold-undecided` run twice said 'the review pack changed
+    since it was reviewed' (the first run's recorded decisions change the hash) and exited 2."""
+    settings = sqlite_settings
+    seed_store(settings, families=4, seed=1)
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+    rid = json.loads(run("lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--json")[1])["request_id"]
+    pack_hash = json.loads(run("review", "--request", rid, "--json")[1])["pack_hash"]
+    approve = ("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack_hash, "--withhold-undecided")
+    assert run(*approve)[0] == 0
+
+    code, out, err = run(*approve)
+
+    assert code == 0 and "already approved: nothing recorded" in out, err
+    code, out, _ = run("show", "--request", rid, "--json")
+    assert json.loads(out)["status"] == "approved"
+    assert run("bundle", "--request", rid, "--as-of", "2026-06-20")[0] == 0
