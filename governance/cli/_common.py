@@ -19,6 +19,9 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # 9999-12-31 plus a month overflowed into "unexpected ValueError"
+
+
 def iso_date(text: str) -> date:
     """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed.
 
@@ -29,9 +32,13 @@ def iso_date(text: str) -> date:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped, flags=re.ASCII):
             raise ValueError(stripped)
-        return date.fromisoformat(stripped)
+        value = date.fromisoformat(stripped)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in YYYY-MM-DD form") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # deadlines and forecasts add months and years to it
+        raise argparse.ArgumentTypeError(f"{stripped!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} the platform "
+                                         "counts dates in")
+    return value
 
 
 _warned_homes: set[str] = set()

@@ -13,7 +13,7 @@ exist; ``hold list`` still shows it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Mapping
 
 from governance.config import Settings
@@ -39,7 +39,8 @@ def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str
     try:
         hold = place_hold(state_engine(settings), kind=kind, source=source, reason=reason, scope=scope,
                           placed_on=placed_on, review_on=review_on, placed_by=placed_by,
-                          store=configs[0].name if store else None, stores=stores, pre_emptive=pre_emptive)
+                          store=configs[0].name if store else None, stores=stores, pre_emptive=pre_emptive,
+                          today=datetime.now(timezone.utc).date())
     finally:
         for opened in stores:
             opened.engine.dispose()

@@ -72,3 +72,23 @@ def test_a_malformed_ledger_url_is_named_by_every_command(seeded, capsys, monkey
     monkeypatch.setenv("GOVERNANCE_LEDGER_URL", url)
     assert "database URL is malformed" in _error(["audit", "verify"], capsys)  # was "unexpected ArgumentError"
     assert "database URL is malformed" in _error(["retention", "hold", "list", "--as-of", "2026-06-30"], capsys)
+
+
+@pytest.mark.parametrize("argv", [["sar", "deadline", "--received", "9999-12-31"],
+                                  ["sar", "due", "--as-of", "9999-12-31"],
+                                  ["retention", "plan", "--as-of", "0001-01-01"]])
+def test_dates_the_platform_cannot_count_from_are_named(seeded, capsys, argv):
+    assert "outside the years 1900-2999" in _error(argv, capsys)  # was "unexpected ValueError / OverflowError"
+
+
+def test_a_mistyped_future_year_neither_places_a_hold_nor_lodges_a_request(seeded, capsys):
+    """2062 for 2026: the hold would keep nothing until 2062 while `hold add` said it was placed; the request's
+    deadline would be in 2062, so `sar due` would never flag it."""
+    line = _error(["retention", "hold", "add", "--kind", "litigation", "--source", "Family court", "--reason", "order",
+                   "--placed-on", "2062-06-01", "--review-on", "2063-01-01", "--placed-by", "legal",
+                   "--case-id", "C00000000"], capsys)
+    assert "a hold placed on 2062-06-01 is placed after today" in line
+    assert "received date 2062-06-21 is after today" in _error(
+        ["sar", "lodge", "--subject", SUBJECT, "--received", "2062-06-21"], capsys)
+    capsys.readouterr()
+    assert main(["sar", "list"]) == 0 and "no requests" in capsys.readouterr().out
