@@ -57,6 +57,8 @@ def holds_in_ledger(ledger: Engine) -> dict[str, dict[str, Any]]:
     for seq, action, store, record_ids, counts, details in _entries(ledger, _HOLD_ACTIONS):
         details = json.loads(details or "{}")
         hold_id = details.get("hold_id")
+        if not hold_id or not details.get("placed_on" if action == "retention.hold.placed" else "lifted_on"):
+            continue  # not written by governance.jobs.holds (a manual `audit record` note): no hold to check
         if action == "retention.hold.lifted":
             if hold_id in holds:
                 holds[hold_id]["lifted_on"] = date.fromisoformat(details["lifted_on"])
@@ -113,10 +115,10 @@ def _check_requests(ledger: Engine, state: Engine, store: str) -> None:
 
     lodged: dict[str, tuple[int, str | None]] = {}
     answered: set[str] = set()
-    for seq, action, entry_store, record_ids, _counts, _details in _entries(ledger, _REQUEST_ACTIONS):
+    for seq, action, entry_store, record_ids, _counts, details in _entries(ledger, _REQUEST_ACTIONS):
         ids = json.loads(record_ids or "[]")
-        if not ids:
-            continue
+        if not ids or (action == "sar.lodged" and "received_on" not in json.loads(details or "{}")):
+            continue  # not written by governance.jobs.sar (a manual `audit record` note)
         if action == "sar.lodged":
             if entry_store == store:
                 lodged.setdefault(ids[0], (seq, ids[1] if len(ids) > 1 else None))

@@ -152,6 +152,12 @@ def test_holds_lifted_and_requests_closed_through_the_platform_pass_the_check(la
 
     close_request(settings, lodged["request_id"], status="withdrawn", actor="cli:records-management")
     batch_id = _batch(settings)
+    from governance.keys import KeyStore
+    from governance.ledger import Ledger
+
+    with Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir)) as ledger:  # manual notes, as `audit record`
+        ledger.append(actor="ig.lead", action="retention.hold.placed", store="default", record_ids=["H-note"])
+        ledger.append(actor="ig.lead", action="sar.lodged", store="default", record_ids=["sar-note"])
 
     _execute(settings, batch_id)
 
