@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,9 +59,18 @@ def _workset(settings: Settings, ledger: Ledger, conn: sa.Connection, request_id
 def lodge_request(settings: Settings, *, store: str, subject_person_id: str, received_on: date, actor: str,
                   request_id: str | None = None, salt: str = "", identity_requested: bool = False,
                   authority_requested: bool = False, **requester: Any) -> dict[str, Any]:
-    """Register a request (a hold on the subject's cases from now on)."""
+    """Register a request (a hold on the subject's cases from now on).
+
+    A receipt date after today is refused: a mistyped year (2062 for 2026) would set a deadline
+    decades away, and the deadline watch would never flag the request as due or overdue. One
+    day's grace covers a request logged just after midnight in the UK, before UTC's midnight.
+    """
     from governance.stores.store import CaseStore
 
+    today = _now().date()
+    if received_on > today + timedelta(days=1):
+        raise register.RequestError(f"received date {received_on.isoformat()} is after today ({today.isoformat()}): "
+                                    "a request is lodged on or after the day it arrived")
     case_store = CaseStore.open(settings.store(store))
     try:
         born = process.dates_of_birth(case_store, [subject_person_id, requester.get("requester_person_id")])

@@ -118,15 +118,7 @@ def lodge(
     authority_requested: bool = False,
     **requester: Any,
 ) -> tuple[dict[str, Any], bool]:
-    """Register a request; returns (row, created). Lodging the same request again returns it unchanged.
-
-    A receipt date after today is refused: a mistyped year (2062 for 2026) would set a deadline
-    decades away, and the deadline watch would never flag the request as due or overdue. One
-    day's grace covers a request logged just after midnight in the UK, before UTC's midnight.
-    """
-    if received_on > (at + timedelta(days=1)).date():
-        raise RequestError(f"received date {received_on.isoformat()} is after today ({at.date().isoformat()}): "
-                           "a request is lodged on or after the day it arrived")
+    """Register a request; returns (row, created). Lodging the same request again returns it unchanged."""
     if not _REQUEST_ID.match(request_id):
         raise RequestError(f"request id {request_id!r} must be 3-63 of a-z, 0-9 and -")
     existing = conn.execute(sa.select(requests).where(requests.c.request_id == request_id)).mappings().first()
