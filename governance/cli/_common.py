@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from datetime import date
@@ -18,12 +19,26 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # 9999-12-31 plus a month overflowed into "unexpected ValueError"
+
+
 def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed."""
+    """argparse type for YYYY-MM-DD; the message echoes at most 40 characters of what was typed.
+
+    Only that form: Python's ``fromisoformat`` also takes ``20261206`` and week dates
+    (``2026-W49-7``), which the help, the docs and the stores' reading rule do not promise.
+    """
+    stripped = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped, flags=re.ASCII):
+            raise ValueError(stripped)
+        value = date.fromisoformat(stripped)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in YYYY-MM-DD form") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # deadlines and forecasts add months and years to it
+        raise argparse.ArgumentTypeError(f"{stripped!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} the platform "
+                                         "counts dates in")
+    return value
 
 
 _warned_homes: set[str] = set()

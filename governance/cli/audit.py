@@ -92,7 +92,10 @@ def register(subparsers: Any) -> None:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
@@ -166,7 +169,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if args.case is not None:
             seqs = destruction_entries(ledger, args.case)
             if not seqs:
-                raise LedgerError(f"no destruction or anonymisation entry names case {args.case}")
+                raise LedgerError(f"no destruction or anonymisation entry names case {args.case[:60]!r}")
         receipt = receipt_for(ledger, seqs)
     finally:
         ledger.close()

@@ -214,7 +214,8 @@ def run_execute(args) -> int:
     progress = Progress(f"executing {args.batch_id}", interval=0.5)
     result = execute_all(settings_from(args), args.batch_id, as_of=args.as_of, actor=args.actor, progress=progress.update)
     emit(args, result, lambda r: f"batch {r['batch_id']}: {r['cases']} cases in {r['chunks']} chunks, "
-         f"{r['object_versions']} object versions deleted")
+         f"{r['object_versions']} object versions deleted, {r['skipped']} held back (reasons in the ledger's "
+         "retention.skipped entries and the certificate)")
     return 0
 
 

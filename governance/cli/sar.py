@@ -258,7 +258,8 @@ def run_approve(args: argparse.Namespace) -> int:
     result = record_review(settings_from(args), args.request, decision="approved", reviewer=args.approved_by,
                            seen_hash=args.pack_hash, channel="cli", actor=f"cli:{args.approved_by}",
                            withhold_undecided=args.withhold_undecided)
-    emit(args, result, lambda r: f"{r['request_id']}: approved (pack {r['pack_hash'][:16]})")
+    emit(args, result, lambda r: f"{r['request_id']}: approved (pack {r['pack_hash'][:16]})"
+         + ("; it was already approved: nothing recorded" if r.get("already_approved") else ""))
     return 0
 
 
@@ -278,6 +279,10 @@ def run_bundle(args: argparse.Namespace) -> int:
     built = build_bundle(settings, args.request, as_of=args.as_of)
     delivered = deliver_bundle(settings, args.request, as_of=args.as_of, actor=args.actor)
     result = {**built, **delivered}
+    if result.get("already_delivered"):
+        emit(args, result, lambda r: f"{r['request_id']}: already delivered (package {r['package_key']}); nothing "
+             f"rebuilt; `governance sar handover --request {r['request_id']}` writes its key and link files again")
+        return 0
     emit(args, result, lambda r: f"{r['request_id']}: delivered; package {r.get('package_uri', r['package_key'])}\n"
          f"key file {r.get('key_file')} and link file {r.get('link_file')}: send them by different channels")
     return 0

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from governance.config import Settings
 from governance.jobs.sar import RULE
 from governance.sar import delivery
-from governance.sar.register import RequestError
+from governance.sar.register import RequestError, get_request
 from governance.sar.tables import disclosures
 from governance.unit import Unit
 
@@ -73,8 +73,10 @@ def handover_material(settings: Settings, request_id: str, *, at: datetime,
             row = conn.execute(sa.select(disclosures.c.package_key, disclosures.c.manifest_key, disclosures.c.key_id,
                                          disclosures.c.store)
                                .where(disclosures.c.request_id == request_id)).first()
+            if row is None:
+                get_request(conn, request_id)  # an unknown id is named as such, not as undelivered
         if row is None:
-            raise RequestError(f"request {request_id} has not been delivered: nothing to hand over")
+            raise RequestError(f"request {request_id!r} has not been delivered: nothing to hand over")
         objects = unit.objects
         manifest = json.loads(objects.get(row.manifest_key))
         if manifest.get("package", {}).get("key_id") != row.key_id:

@@ -19,11 +19,13 @@ by hold id, so a retry does not write a second one.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Mapping
 
 from governance.config import Settings
+from governance.errors import ConfigError
 from governance.retention.holds import Hold, lift_hold, place_hold
+from governance.retention.ledger_keepers import unrecorded_lift
 from governance.unit import Unit
 
 __all__ = ["place", "lift"]
@@ -39,7 +41,8 @@ def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str
             hold = place_hold(work.conn, kind=kind, source=source, reason=reason, scope=scope,
                               placed_on=placed_on, review_on=review_on, placed_by=placed_by,
                               store=configs[0].name if store else None,
-                              stores=[unit.store(config.name) for config in configs], pre_emptive=pre_emptive)
+                              stores=[unit.store(config.name) for config in configs], pre_emptive=pre_emptive,
+                              today=datetime.now(timezone.utc).date())
             ids = {key: list(hold.scope.get(key, [])) for key in ("case_ids", "family_ids", "person_ids")}
             once = f"placed:{hold.hold_id}"
             work.append_once(
@@ -55,9 +58,19 @@ def place(settings: Settings, *, actor: str, kind: str, source: str, reason: str
 
 
 def lift(settings: Settings, *, actor: str, hold_id: str, lifted_on: date) -> int:
-    """Lift a hold in force and record it; returns the ledger entry's sequence number."""
+    """Lift a hold in force and record it; returns the ledger entry's sequence number.
+
+    Run again for a hold already lifted in the state database whose lift the ledger lacks (a lift
+    killed midway by an earlier version, which committed the row first), it records that lift.
+    """
     with Unit.open(settings) as unit, unit.transaction() as work:
-        lift_hold(work.conn, hold_id, lifted_on=lifted_on)
+        try:
+            lift_hold(work.conn, hold_id, lifted_on=lifted_on)
+        except ConfigError:
+            recorded = unrecorded_lift(unit.ledger.engine, unit.state, hold_id)
+            if recorded is None:
+                raise
+            lifted_on = recorded
         return work.append_once_now(
             key=f"lifted:{hold_id}", actor=actor, action="retention.hold.lifted",
             reason="hold lifted: its cases follow their schedule again",

@@ -140,6 +140,10 @@ def execute_all(settings: Settings, batch_id: str, *, as_of: date | None = None,
             totals["seconds_objects"] += result.get("seconds_objects", 0.0)
             if progress:
                 progress(n)
+        items = tables.batch_items
+        with ctx.state.connect() as conn:  # held back at execution: a hold, request or lock in force now
+            totals["skipped"] = conn.execute(sa.select(sa.func.count()).select_from(items).where(
+                items.c.batch_id == batch_id, items.c.state == "skipped")).scalar_one()
     return {"batch_id": batch_id, **totals}
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,9 +51,18 @@ def _workset(unit: Unit, conn: sa.Connection, request_id: str) -> process.Workse
 def lodge_request(settings: Settings, *, store: str, subject_person_id: str, received_on: date, actor: str,
                   request_id: str | None = None, salt: str = "", identity_requested: bool = False,
                   authority_requested: bool = False, **requester: Any) -> dict[str, Any]:
-    """Register a request (a hold on the subject's cases from now on)."""
+    """Register a request (a hold on the subject's cases from now on).
+
+    A receipt date after today is refused: a mistyped year (2062 for 2026) would set a deadline
+    decades away, and the deadline watch would never flag the request as due or overdue. One
+    day's grace covers a request logged just after midnight in the UK, before UTC's midnight.
+    """
     from governance.stores.store import CaseStore
 
+    today = _now().date()
+    if received_on > today + timedelta(days=1):
+        raise register.RequestError(f"received date {received_on.isoformat()} is after today ({today.isoformat()}): "
+                                    "a request is lodged on or after the day it arrived")
     case_store = CaseStore.open(settings.store(store))
     try:
         born = process.dates_of_birth(case_store, [subject_person_id, requester.get("requester_person_id")])
@@ -143,6 +152,11 @@ def record_review(settings: Settings, request_id: str, *, decision: str, reviewe
         ws = _workset(unit, conn, request_id)
         process.check_discovery(conn, request_id, ws)
         pack = process.current_pack(conn, request_id, ws)
+        if decision == "approved" and review.approved_pack_hash(conn, request_id) == pack["pack_hash"]:
+            # Approved again (a records manager unsure it worked, a retried task): the approval of this very
+            # pack stands and nothing is written; before, the hash changed by --withhold-undecided made it "stale".
+            return {"request_id": request_id, "decision": "approved", "pack_hash": pack["pack_hash"],
+                    "status": "approved", "already_approved": True, "approved": True}
         seen = seen_hash if decision == "approved" else (seen_hash or pack["pack_hash"])
         shown = pack["pack_hash"]
         if decision == "approved" and withhold_undecided and seen == pack["pack_hash"] and pack["needs_decision"]:
@@ -180,6 +194,9 @@ def build_bundle(settings: Settings, request_id: str, *, as_of: date) -> dict[st
     with Unit.open(settings) as unit:
         with unit.transaction() as work:
             conn = work.conn
+            done = register.disclosure_of(conn, request_id)
+            if done is not None:  # run again after delivery: the disclosed bundle stands, nothing is rebuilt
+                return {"request_id": request_id, "already_delivered": True, "package_key": done["package_key"]}
             ws = _workset(unit, conn, request_id)
             process.check_discovery(conn, request_id, ws)  # the store as discovered, or refuse
             pack = process.current_pack(conn, request_id, ws)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from governance.db import make_engine, safe_url
-from governance.errors import LedgerError
+from governance.errors import ConfigError, LedgerError
 
 __all__ = ["WRITE_OPTION", "Borrowed", "read_only_engine", "sqlite_write_transactions"]
 
@@ -40,7 +40,10 @@ def sqlite_write_transactions(engine: sa.Engine) -> None:
 def read_only_engine(url: str) -> sa.Engine:
     """An engine that cannot write: SQLite ``mode=ro`` (``immutable=1`` if the file's
     WAL cannot be opened read-only), PostgreSQL ``READ ONLY`` transactions."""
-    parsed = sa.engine.make_url(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:  # noqa: BLE001 - one line, as make_engine says it
+        raise ConfigError(f"database URL is malformed: {safe_url(url)}") from exc
     if parsed.get_backend_name() != "sqlite":
         return make_engine(url, create_folder=False)
     path = Path(parsed.database or "").resolve()

@@ -56,6 +56,9 @@ def receipt_for(ledger: "Ledger", seqs: Iterable[int], *, seal: bool = True) -> 
         ledger.checkpoint()
     with ledger.snapshot() as conn:
         heads = ledger.checkpoints(conn)
+        size = ledger._head_row(conn)[0]
+        if wanted[-1] > size:  # a mistyped number: no seal would ever cover it
+            raise LedgerError(f"the ledger has {size} entries: there is no entry {wanted[-1]}")
         if not heads or heads[-1].size < wanted[-1]:
             raise LedgerError(f"entry {wanted[-1]} is not yet covered by a signed tree head; "
                               f"run a checkpoint (governance audit record, or any job) first")

@@ -65,6 +65,7 @@ from governance.retention.copies import forget_copies
 from governance.retention.destroy import Gathered, delete_cases
 from governance.retention.eligibility import evaluate_with_facts
 from governance.retention.facts import CaseFacts
+from governance.retention.ledger_keepers import check_keepers
 from governance.retention.skeleton import skeleton_of
 from governance.retention.eligibility import RESURRECTED_RULE
 from governance.db import one_of, same_database
@@ -170,6 +171,8 @@ def _recheck(ctx: RetentionContext, batch_id: str, items: dict[str, tuple[str, s
     """
     if not items:
         return [], {}
+    # A hold or request the ledger records but the state database no longer keeps stops everything here.
+    check_keepers(ctx.ledger.engine, ctx.state, ctx.store.name, today)
     # A case batched because its tombstone matched is still a returned record: tombstones are never removed.
     resurrected = frozenset(c for c, (_, rule) in items.items() if rule == RESURRECTED_RULE)
     decisions, facts = evaluate_with_facts(ctx.store, ctx.state, ctx.schedule, as_of, case_ids=list(items),

@@ -26,7 +26,7 @@ import json
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -162,9 +162,17 @@ def _begin(bind: Engine | sa.Connection) -> Any:
 def place_hold(
     engine: Engine | sa.Connection, *, kind: str, source: str, reason: str, scope: Mapping[str, object], placed_on: date,
     review_on: date, placed_by: str, store: str | None = None, hold_id: str | None = None,
-    stores: Sequence[CaseStore] | None = None, pre_emptive: bool = False,
+    stores: Sequence[CaseStore] | None = None, pre_emptive: bool = False, today: date | None = None,
 ) -> Hold:
-    """Record a hold. With ``stores`` (the stores it applies to) its ids are checked: see :func:`resolve_targets`."""
+    """Record a hold. With ``stores`` (the stores it applies to) its ids are checked: see :func:`resolve_targets`.
+
+    With ``today`` (the caller's wall-clock date), a hold placed from a later date is refused: it
+    would keep nothing until then, and a mistyped year (2062 for 2026) would leave the case to be
+    destroyed while the hold looks placed. One day's grace covers UK time ahead of UTC.
+    """
+    if today is not None and placed_on > today + timedelta(days=1):
+        raise ConfigError(f"a hold placed on {placed_on.isoformat()} is placed after today ({today.isoformat()}): it "
+                          "would keep nothing until then; place it from today or earlier")
     if kind not in HOLD_KINDS:
         raise ConfigError(f"hold kind must be one of {', '.join(HOLD_KINDS)}")
     for name, value in (("source", source), ("reason", reason), ("placed_by", placed_by)):

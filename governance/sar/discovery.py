@@ -155,7 +155,7 @@ def discover(store: CaseStore, objects: ObjectStore, subject_person_id: str, *, 
     subject_rows = _rows(store, "person", "id", [subject_person_id])
     s.table("person", "id = subject", subject_rows)
     if not subject_rows:
-        raise RequestError(f"store {store.name} has no person {subject_person_id}")
+        raise RequestError(f"store {store.name} has no person {subject_person_id[:80]!r}")
     subject = subject_rows[0]
     records: list[Record] = [Record("person", subject_person_id, None, None, meta={k: _iso(v) for k, v in subject.items()})]
 

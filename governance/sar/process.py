@@ -145,11 +145,13 @@ def recorded_case_ids(conn: sa.Connection, request_id: str) -> list[str]:
 
 def dates_of_birth(store: Any, person_ids: list[str | None]) -> dict[str, date | None]:
     """Date of birth of each named person (subject, requester); refused if the store has no such person."""
+    if not person_ids or not (person_ids[0] or "").strip():
+        raise RequestError("a request needs its subject's person id (it was empty)")
     ids = [p for p in person_ids if p]
     with store.engine.connect() as conn:
         query = store.select("person", ["id", "date_of_birth"]).where(store.raw("person", "id").in_(ids))
         found = {r["id"]: r["date_of_birth"] for r in conn.execute(query).mappings()}
     for pid in ids:
         if pid not in found:
-            raise RequestError(f"store {store.name} has no person {pid}")
+            raise RequestError(f"store {store.name} has no person {pid[:80]!r}")
     return found

@@ -151,7 +151,7 @@ def lodge(
 def get_request(conn: sa.Connection, request_id: str) -> dict[str, Any]:
     row = conn.execute(sa.select(requests).where(requests.c.request_id == request_id)).mappings().first()
     if row is None:
-        raise RequestError(f"no access request {request_id}")
+        raise RequestError(f"no access request {request_id[:80]!r}")
     return dict(row)
 
 

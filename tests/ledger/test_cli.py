@@ -195,7 +195,7 @@ def test_keys_head_since_prove_and_verify_receipt(env: Path, tmp_path: Path, cap
     code, _, err = run_all(["audit", "verify-receipt", str(receipt)])
     assert code == 2 and "not readable JSON" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_all(["audit", "prove", "--case", "NOPE-1"])
-    assert code == 2 and "no destruction or anonymisation entry names case NOPE-1" in err
+    assert code == 2 and "no destruction or anonymisation entry names case 'NOPE-1'" in err
     code, out, _ = run_all(["keys", "rotate", "--actor", "dpo", "--reason", "annual"])
     assert code == 0 and out.startswith("rotated ledger signing key")
     new = json.loads(run_all(["keys", "show", "--json"])[1])["fingerprint"]

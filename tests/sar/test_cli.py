@@ -79,8 +79,8 @@ def test_pauses_extension_close_and_errors(sqlite_settings, cli, capsys) -> None
     assert code == 0 and json.loads(out)["status"] == "withdrawn"
 
     for argv, fragment in (
-        (["show", "--request", "sar-nope"], "no access request sar-nope"),
-        (["lodge", "--subject", "P999", "--received", "2026-06-01"], "has no person P999"),
+        (["show", "--request", "sar-nope"], "no access request 'sar-nope'"),
+        (["lodge", "--subject", "P999", "--received", "2026-06-01"], "has no person 'P999'"),
         (["lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--requester-kind", "parent_carer"],
          "needs parent_basis"),
         (["pause", "--request", rid, "--reason", "identity", "--on", "2026-06-01"], "no further changes"),
@@ -132,3 +132,45 @@ def test_the_reviewer_reads_redacts_lifts_and_decides_on_the_command_line(sqlite
     assert not pack["needs_decision"] and "awaiting a second reviewer" in " ".join(pack["blocking"])
     code, _, err = run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack["pack_hash"])
     assert code == 2 and "second reviewer" in err
+
+
+def test_bundle_run_again_after_delivery_changes_nothing_and_says_so(sqlite_settings, cli, capsys) -> None:
+    """Found outside-in: a rerun (a retried task, a records manager unsure it worked) said the request had
+    'no approval of its current review pack' and exited 2, though it had been delivered."""
+    settings = sqlite_settings
+    seed_store(settings, families=4, seed=1)
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+    rid = json.loads(run("lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--json")[1])["request_id"]
+    pack_hash = json.loads(run("review", "--request", rid, "--json")[1])["pack_hash"]
+    assert run("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack_hash,
+               "--withhold-undecided")[0] == 0
+    code, out, _ = run("bundle", "--request", rid, "--as-of", "2026-06-20", "--json")
+    assert code == 0
+    package = settings.home / "objects" / json.loads(out)["package_key"]
+    sealed = package.read_bytes()
+
+    code, out, err = run("bundle", "--request", rid, "--as-of", "2026-06-21")
+
+    assert code == 0 and f"{rid}: already delivered" in out and "nothing rebuilt" in out, err
+    assert package.read_bytes() == sealed
+    code, out, _ = run("show", "--request", rid, "--json")
+    assert json.loads(out)["status"] == "delivered"
+
+
+def test_approve_run_again_says_it_was_already_approved(sqlite_settings, cli, capsys) -> None:
+    """Found outside-in: the same `sar approve ... --withhold-undecided` run twice said 'the review pack changed
+    since it was reviewed' (the first run's recorded decisions change the hash) and exited 2."""
+    settings = sqlite_settings
+    seed_store(settings, families=4, seed=1)
+    run = lambda *argv: cli(settings, ["sar", *argv], capsys)  # noqa: E731
+    rid = json.loads(run("lodge", "--subject", SUBJECT, "--received", "2026-06-01", "--json")[1])["request_id"]
+    pack_hash = json.loads(run("review", "--request", rid, "--json")[1])["pack_hash"]
+    approve = ("approve", "--request", rid, "--approved-by", "carol", "--pack-hash", pack_hash, "--withhold-undecided")
+    assert run(*approve)[0] == 0
+
+    code, out, err = run(*approve)
+
+    assert code == 0 and "already approved: nothing recorded" in out, err
+    code, out, _ = run("show", "--request", rid, "--json")
+    assert json.loads(out)["status"] == "approved"
+    assert run("bundle", "--request", rid, "--as-of", "2026-06-20")[0] == 0
