@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
 from governance.sar.addresses import address_pattern, address_phrases, street_of
@@ -31,7 +31,8 @@ from governance.sar.addresses import address_pattern, address_phrases, street_of
 if TYPE_CHECKING:
     from governance.stores.store import CaseStore
 
-__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "PERSON_FIELDS"]
+__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "request_people", "profile",
+           "PERSON_FIELDS"]
 
 _MIN_GIVEN = 3  # a given name alone shorter than this is too likely to be a word
 PERSON_FIELDS = ("id", "family_id", "role", "given_name", "family_name", "aliases", "date_of_birth", "address",
@@ -79,6 +80,12 @@ def _names(person: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [n for n in names if len(n) >= _MIN_GIVEN], [n for n in names if 0 < len(n) < _MIN_GIVEN]
 
 
+@lru_cache(maxsize=100_000)
+def _phrases(address: str) -> frozenset[tuple[str, ...]]:
+    """An address's phrases, worked out once per address (a household shares one)."""
+    return frozenset(address_phrases(address))
+
+
 @dataclass
 class PersonTerms:
     """One person's identifiers, as they may appear in text."""
@@ -93,7 +100,6 @@ class PersonTerms:
     phones: list[str] = field(default_factory=list)  # digits only, national form
     emails: list[str] = field(default_factory=list)
     postcodes: list[str] = field(default_factory=list)  # no spaces, upper case
-    dates: list[str] = field(default_factory=list)
     born: date | None = None
 
     @classmethod
@@ -110,17 +116,70 @@ class PersonTerms:
             family=(person.get("family_name") or "").strip(),
             short_aliases=short,
             addresses=[a for a in addresses if len(a) >= 6],
-            phrases=address_phrases(address),
+            phrases=_phrases(address),
             phones=[d for d in [national(person.get("phone") or "")] if len(d) >= 7],
             emails=[e.lower() for e in [(person.get("email") or "").strip()] if "@" in e],
             postcodes=[p.replace(" ", "").upper() for p in [(person.get("postcode") or "").strip()] if p],
-            dates=date_forms(_as_date(person.get("date_of_birth"))),
             born=_as_date(person.get("date_of_birth")),
         )
 
     @property
+    def dates(self) -> list[str]:
+        """The date of birth as notes write it (only the subject's is read: computed when asked)."""
+        return date_forms(self.born)
+
+    @property
     def initials(self) -> str:
         return (self.given[:1] + self.family[:1]).upper() if self.given and self.family else ""
+
+    @cached_property
+    def runs(self) -> frozenset[str]:
+        """One run of word characters of each identifier in text form (names, e-mails, given name, address
+        phrases, lower-cased): a text that names the person by any of them contains that run
+        (``sar.mentions``). Any run of a term would do; the longest, not a number, is the most telling."""
+        from governance.sar.addresses import STREET_WORDS
+
+        def telling(runs: list[str]) -> list[str]:
+            words = [r for r in runs if not r.isdigit()] or runs
+            return [max(words, key=len)] if words else []
+
+        out = [r for t in (*self.names, *self.short_aliases, *self.emails, self.given) if t
+               for r in telling(_RUN.findall(t.lower()))]
+        for phrase in self.phrases:
+            head = [r for w in phrase[:-1] for r in _RUN.findall(w)]
+            if head:
+                out += telling(head)
+            else:  # the last word only, perhaps in its short form
+                out += _RUN.findall(phrase[-1]) + ([STREET_WORDS[phrase[-1]]] if STREET_WORDS.get(phrase[-1]) else [])
+        return frozenset(out)
+
+
+_RUN = re.compile(r"\w+")
+_PROFILES: dict[tuple, PersonTerms] = {}
+PROFILES_KEPT = 250_000  # about three stores of 70,000 people; beyond it the oldest are dropped
+
+
+def profile(person: dict[str, Any]) -> PersonTerms:
+    """``PersonTerms.of(person)``, remembered by the whole row as read: an unchanged row is not profiled
+    again on the next build; a changed row is a different key, so a remembered profile is never stale."""
+    key = tuple(person.items())
+    try:
+        return _PROFILES[key]
+    except (KeyError, TypeError):
+        pass
+    terms = PersonTerms.of(person)
+    try:
+        _PROFILES[key] = terms
+    except TypeError:  # an unhashable value (a custom store type): profiled every time
+        return terms
+    if len(_PROFILES) > PROFILES_KEPT:
+        del _PROFILES[next(iter(_PROFILES))]
+    return terms
+
+
+def _forget_profiles() -> None:
+    _PROFILES.clear()
+    _phrases.cache_clear()
 
 
 def store_people(store: "CaseStore", *, chunk: int = 5000) -> list[dict[str, Any]]:
@@ -133,16 +192,28 @@ def store_people(store: "CaseStore", *, chunk: int = 5000) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-        for part in result.mappings().partitions(chunk):
-            out.extend(dict(r) for r in part)
+        keys = list(result.keys())
+        for part in result.partitions(chunk):
+            out.extend(dict(zip(keys, r)) for r in part)  # a RowMapping per row costs twice the read
     return out
+
+
+def request_people(store: "CaseStore", found: Any, *, requester_person_id: str | None = None) -> "KnownPeople":
+    """The people of one request: its family and cases from discovery, and of everyone else in the store
+    those its texts could name (:func:`governance.sar.mentions.mentioned_people`), read now."""
+    from governance.sar.mentions import mentioned_people
+
+    texts = [t for r in found.records for t in r.fields.values() if isinstance(t, str)]
+    return KnownPeople(found.subject, found.people, found.professionals, requester_person_id=requester_person_id,
+                       others=mentioned_people(store_people(store), texts))
 
 
 class KnownPeople:
     """Third parties, the subject and professionals, ready for matching."""
 
     def __init__(self, subject: dict[str, Any], people: Iterable[dict[str, Any]], professionals: Iterable[dict[str, Any]],
-                 *, requester_person_id: str | None = None, others: Iterable[dict[str, Any]] = ()) -> None:
+                 *, requester_person_id: str | None = None,
+                 others: Iterable[dict[str, Any] | PersonTerms] = ()) -> None:
         from governance.sar.redaction.lexicon import ACRONYMS, diminutives, everyday_names
 
         people = list(people)
@@ -152,7 +223,10 @@ class KnownPeople:
         self.third_parties = [PersonTerms.of(p) for p in people if p["id"] not in excluded and p.get("role") != "professional"]
         self.requester = next((PersonTerms.of(p) for p in people if p["id"] == requester_person_id), None)
         seen = {p["id"] for p in people} | excluded
-        self.others = [PersonTerms.of(p) for p in others if p["id"] not in seen and p.get("role") != "professional"]
+        # ``others``: store rows, or profiles already cut to what the request's texts mention (request_people).
+        self.others = [p if isinstance(p, PersonTerms) else profile(p) for p in others
+                       if (p.person_id if isinstance(p, PersonTerms) else p["id"]) not in seen
+                       and (isinstance(p, PersonTerms) or p.get("role") != "professional")]
         everyone = self.third_parties + self.others
 
         own = self._own_terms()

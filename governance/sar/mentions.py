@@ -1,0 +1,109 @@
+"""Which of the store's people a request's texts could name: the store-wide lookup, cut to the request.
+
+Finding third parties in free text needs everyone the store records (``KnownPeople.others``), but
+profiling 71,000 people for every build of one request took seconds (docs/sar.md, Benchmark). A
+person outside the subject's family and cases changes a request's redactions only through a term
+that occurs in its texts, so :func:`mentioned_people` keeps only the people who *could* be
+mentioned, by a necessary condition that is cheap to test:
+
+- a name, alias, e-mail or given name is matched as whole words on the folded text (word
+  boundaries both sides, :mod:`governance.sar.redaction.trie`; the name recogniser reads given
+  names as lower-cased words of the text), so every run of word characters in it is a run of word
+  characters of some text;
+- an address phrase is a sequence of address words matched whole (:mod:`governance.sar.addresses`),
+  the last one perhaps in its short form (Rd for Road): the same test per word;
+- a phone counts only as a number the phone rule reads in a text (:func:`phones_in`), a date of birth
+  only as a date the date rule reads (:func:`dates_in`): the person's must be among them.
+
+A person for whom none of these holds adds no match to any text of the request, so leaving them out
+of ``others`` changes no redaction (``tests/sar/test_lookup_current.py`` checks the result equals
+the full lookup's). Nothing is remembered between builds: the store is read at every build, so a
+person added a moment ago is found (no cache of the store can go stale). What is remembered is a
+person's profile keyed by the whole row read (``people.profile``): a changed row is a new key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from governance.sar.addresses import STREET_WORDS
+from governance.sar.people import PersonTerms, _forget_profiles, profile
+from governance.sar.redaction.memo import on_forget
+from governance.sar.redaction.dates import dates_in
+from governance.sar.redaction.text_rules import phones_in
+from governance.sar.redaction.trie import fold
+
+__all__ = ["Mentions", "mentioned_people"]
+
+_RUN = re.compile(r"\w+")
+
+
+def _runs(text: str) -> set[str]:
+    return set(_RUN.findall(text.lower())) | set(_RUN.findall(fold(text)))
+
+
+class Mentions:
+    """Word runs (lower-cased and folded), phone numbers and dates read in a request's texts."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.words: set[str] = set()
+        self.phones: set[str] = set()
+        self.days: set = set()
+        self._seen: dict = {}  # term or phrase -> whether it could occur
+        for text in texts:
+            if not text:
+                continue
+            self.words |= _runs(text)
+            self.phones.update(number for _, _, number in phones_in(text))
+            self.days.update(d for _, _, days in dates_in(text) for d in days)
+
+    def has_words(self, term: str) -> bool:
+        known = self._seen.get(term)
+        if known is None:
+            runs = _RUN.findall(term.lower())
+            known = self._seen[term] = bool(runs) and all(r in self.words for r in runs)
+        return known
+
+    def has_phrase(self, phrase: tuple[str, ...]) -> bool:
+        known = self._seen.get(phrase)
+        if known is None:  # households and streets repeat: each phrase is decided once per request
+            *head, last = phrase
+            short = STREET_WORDS.get(last)
+            known = self._seen[phrase] = all(self.has_words(w) for w in head) and (
+                self.has_words(last) or bool(short and short in self.words))
+        return known
+
+    def could_name(self, person: PersonTerms) -> PersonTerms | None:
+        """``person`` with only the identifiers that could be matched in the texts; None if there are none.
+
+        Each identifier adds its own matches (a name to the literal terms, a phrase to the address
+        matcher...), so one that cannot occur in any text is left out without changing a redaction.
+        """
+        born = person.born if person.born is not None and person.born in self.days else None
+        phones = [p for p in person.phones if p in self.phones]
+        if self.words.isdisjoint(person.runs) and born is None and not phones:
+            return None  # one set probe rules out most people
+        kept = PersonTerms(
+            person_id=person.person_id,
+            names=[n for n in person.names if self.has_words(n)],
+            given=person.given if person.given and self.has_words(person.given) else "",
+            short_aliases=[a for a in person.short_aliases if self.has_words(a)],
+            phrases={p for p in person.phrases if self.has_phrase(p)},
+            phones=phones,
+            emails=[e for e in person.emails if self.has_words(e)],
+            born=born,
+        )
+        if kept.names or kept.given or kept.short_aliases or kept.phrases or kept.phones or kept.emails or born:
+            return kept
+        return None
+
+
+def mentioned_people(people: Iterable[dict[str, Any]], texts: Iterable[str]) -> list[PersonTerms]:
+    """Of ``people`` (store rows), those whose identifiers could occur in ``texts``, each with only
+    those identifiers (see the module docstring)."""
+    mentions = Mentions(texts)
+    return [kept for p in people if (kept := mentions.could_name(profile(p))) is not None]
+
+
+on_forget(_forget_profiles)  # a benchmark's cold pass profiles everyone again
