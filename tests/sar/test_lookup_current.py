@@ -51,10 +51,25 @@ def _lookup_note(result: dict) -> list[str]:
 
 def test_cut_lookup_redacts_exactly_what_the_full_lookup_does(store_and_objects) -> None:
     store, objects = store_and_objects
+    with store.engine.begin() as conn:  # a note naming another family's adult by every identifier
+        subject_family = conn.execute(store.select("person", ["family_id"]).where(
+            store.raw("person", "id") == SUBJECT)).scalar_one()
+        other = conn.execute(store.select("person").where(store.raw("person", "family_id") != subject_family)
+                             .where(store.raw("person", "phone").is_not(None))
+                             .where(store.raw("person", "address").is_not(None)).limit(1)).mappings().one()
+        case_id = conn.execute(store.select("case_member", ["case_id"]).where(
+            store.raw("case_member", "person_id") == SUBJECT).limit(1)).scalar_one()
+        body = (f"{other['given_name']} came by; lives at {other['address'].split(',')[0]}, "
+                f"phone {other['phone']}, {other['email'] or ''}, DOB {other['date_of_birth']:%d/%m/%Y}.")
+        store.insert(conn, "casenote", [{"id": f"{case_id}-OTHER", "case_id": case_id, "written_on": date(2026, 1, 6),
+                                         "title": "Visit", "body": body, "police_intelligence": False,
+                                         "third_party_information": False, "restricted_disclosure": False}])
     full = _redacted(store, objects, lambda f: KnownPeople(f.subject, f.people, f.professionals,
                                                            others=store_people(store)))
     cut = _redacted(store, objects, lambda f: request_people(store, f))
     assert sum(len(v) for v in full.values()) > 20
+    named = {rule for (_, rid), items in full.items() if rid.endswith("-OTHER") for _, _, rule in items}
+    assert {"known_person_address", "known_person_phone", "known_person_dob"} <= named, named
     assert cut == full
 
 
