@@ -27,8 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from governance.sar.addresses import STREET_WORDS
-from governance.sar.people import PersonTerms, _forget_profiles, profile
+from governance.sar.addresses import BUILDING_WORDS, STREET_WORDS, _words
+from governance.sar.people import PersonTerms, _as_date, _forget_profiles, _names, _phrases, national, profile
 from governance.sar.redaction.memo import on_forget
 from governance.sar.redaction.dates import dates_in
 from governance.sar.redaction.text_rules import phones_in
@@ -74,6 +74,45 @@ class Mentions:
                 self.has_words(last) or bool(short and short in self.words))
         return known
 
+    def address_terms(self, address: str) -> frozenset[tuple[str, ...]]:
+        """The phrases of ``address`` that could occur. Every phrase holds whole parts, or a part less its
+        numbers (:func:`governance.sar.addresses.address_phrases`), so when each part has a word that is
+        not a number nor a street word, a phrase that occurs holds one of those words: none in the texts,
+        no phrase to work out."""
+        known = self._seen.get(("address", address))
+        if known is None:
+            parts = _address_parts(address)
+            if parts and all(parts) and not any(self.has_words(w) for part in parts for w in part):
+                known = frozenset()
+            else:
+                known = frozenset(p for p in _phrases(address) if self.has_phrase(p))
+            self._seen[("address", address)] = known
+        return known
+
+    def row_terms(self, person: dict[str, Any]) -> PersonTerms | None:
+        """``could_name(PersonTerms.of(person))``, read from the row without profiling everyone."""
+        given = (person.get("given_name") or "").strip()
+        family = (person.get("family_name") or "").strip()
+        names: list[str] = []
+        short: list[str] = []
+        if person.get("aliases") or ((not given or self.has_words(given)) and (not family or self.has_words(family))):
+            # A full name's words are its given and family names' words: both must occur, or an alias.
+            full, brief = _names(person)
+            names = [n for n in full if self.has_words(n)]
+            short = [a for a in brief if self.has_words(a)]
+        born = _as_date(person.get("date_of_birth")) if self.days else None
+        phones = [n for n in [national(person.get("phone") or "")] if len(n) >= 7 and n in self.phones] if self.phones else []
+        email = (person.get("email") or "").strip()
+        address = (person.get("address") or "").strip()
+        kept = PersonTerms(
+            person_id=person["id"], names=names, given=given if given and self.has_words(given) else "",
+            family=family, short_aliases=short, phrases=set(self.address_terms(address)) if address else set(),
+            phones=phones, emails=[email.lower()] if "@" in email and self.has_words(email) else [],
+            born=born if born is not None and born in self.days else None)
+        if kept.names or kept.given or kept.short_aliases or kept.phrases or kept.phones or kept.emails or kept.born:
+            return kept
+        return None
+
     def could_name(self, person: PersonTerms) -> PersonTerms | None:
         """``person`` with only the identifiers that could be matched in the texts; None if there are none.
 
@@ -101,9 +140,20 @@ class Mentions:
 
 def mentioned_people(people: Iterable[dict[str, Any]], texts: Iterable[str]) -> list[PersonTerms]:
     """Of ``people`` (store rows), those whose identifiers could occur in ``texts``, each with only
-    those identifiers (see the module docstring)."""
+    those identifiers (see the module docstring). Read from the row directly: a person no text names
+    is never profiled, and strings shared by many people (given names, streets) are decided once."""
     mentions = Mentions(texts)
-    return [kept for p in people if (kept := mentions.could_name(profile(p))) is not None]
+    return [kept for p in people if (kept := mentions.row_terms(p)) is not None]
+
+
+def _address_parts(address: str) -> list[list[str]]:
+    """The words of each comma-separated part of ``address`` that are neither numbers nor street,
+    building or flat words (a part with none: an empty list)."""
+    return [[w for w in words if not w.isdigit() and w not in _GENERIC] for words in map(_words, address.split(","))
+            if words]
+
+
+_GENERIC = set(STREET_WORDS) | {v for v in STREET_WORDS.values() if v} | BUILDING_WORDS | {"flat", "apartment", "unit"}
 
 
 on_forget(_forget_profiles)  # a benchmark's cold pass profiles everyone again
