@@ -133,8 +133,9 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
     ``with_preview``: the document the bundle is built from (what goes out).
 
     The request, its calculation and last decision are read on every call. The pack and the
-    previews come from the request's working set, which profiles every person in the store
-    (seconds on a large store), so they are kept (:func:`context.latest`):
+    previews come from the request's working set, which reads every person in the store to find
+    those its texts name (1-2 s at 20,000 families, docs/console.md), so they are kept
+    (:func:`context.latest`, bounded: :func:`_forget_old_packs`):
 
     - per the request's own rows in the state database (:func:`_state_of`; a reviewer's
       redaction is not ledgered): a change to the request is computed at once, and the page
