@@ -46,8 +46,14 @@ __all__ = ["Mentions", "mentioned_people"]
 _RUN = re.compile(r"\w+")
 
 
+_LETTERS = re.compile(r"[a-z]+")
+
+
 def _runs(text: str) -> set[str]:
-    return set(_RUN.findall(text.lower())) | set(_RUN.findall(fold(text)))
+    """Runs of word characters, lower-cased and folded, and runs of ASCII letters: the name recogniser
+    reads a lower-case word as ASCII letters (``names._TOKEN``), so "josé" is also "jos" to it."""
+    folded = fold(text)
+    return set(_RUN.findall(text.lower())) | set(_RUN.findall(folded)) | set(_LETTERS.findall(folded))
 
 
 class Mentions:
