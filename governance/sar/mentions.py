@@ -24,9 +24,8 @@ dictionary probe or two each, not a profile.
 
 Why it cannot go stale: nothing of the store is kept between builds. Every build reads every
 person row afresh (``store_people``) and decides on those rows; what is remembered across builds
-is only pure work on strings (an address's phrases, keyed by the address text; a whole row's
-profile, keyed by the whole row as read), so a new, changed or deleted person is a different key
-or no key at all: the next build sees them exactly as the store holds them.
+is an address's phrases, keyed by the address text (a pure function of it), so a new, changed or
+deleted person is decided on the row as it stands: the next build sees them as the store holds them.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ import re
 from typing import Any, Iterable
 
 from governance.sar.addresses import BUILDING_WORDS, STREET_WORDS, _words
-from governance.sar.people import PersonTerms, _as_date, _forget_profiles, _names, _phrases, national, profile
+from governance.sar.people import PersonTerms, _as_date, _forget_profiles, _names, _phrases, national
 from governance.sar.redaction.memo import on_forget
 from governance.sar.redaction.dates import dates_in
 from governance.sar.redaction.text_rules import phones_in
@@ -44,8 +43,6 @@ from governance.sar.redaction.trie import fold
 __all__ = ["Mentions", "mentioned_people"]
 
 _RUN = re.compile(r"\w+")
-
-
 _LETTERS = re.compile(r"[a-z]+")
 
 
@@ -103,7 +100,10 @@ class Mentions:
         return known
 
     def row_terms(self, person: dict[str, Any]) -> PersonTerms | None:
-        """``could_name(PersonTerms.of(person))``, read from the row without profiling everyone."""
+        """``person``'s profile (:meth:`PersonTerms.of`) with only the identifiers that could occur in the
+        texts, or None if none could; read from the row, so nobody is profiled in full. Each identifier
+        adds its own matches (a name to the literal terms, a phrase to the address matcher...), so one
+        that cannot occur is left out without changing a redaction."""
         given = (person.get("given_name") or "").strip()
         family = (person.get("family_name") or "").strip()
         names: list[str] = []
@@ -123,30 +123,6 @@ class Mentions:
             phones=phones, emails=[email.lower()] if "@" in email and self.has_words(email) else [],
             born=born if born is not None and born in self.days else None)
         if kept.names or kept.given or kept.short_aliases or kept.phrases or kept.phones or kept.emails or kept.born:
-            return kept
-        return None
-
-    def could_name(self, person: PersonTerms) -> PersonTerms | None:
-        """``person`` with only the identifiers that could be matched in the texts; None if there are none.
-
-        Each identifier adds its own matches (a name to the literal terms, a phrase to the address
-        matcher...), so one that cannot occur in any text is left out without changing a redaction.
-        """
-        born = person.born if person.born is not None and person.born in self.days else None
-        phones = [p for p in person.phones if p in self.phones]
-        if self.words.isdisjoint(person.runs) and born is None and not phones:
-            return None  # one set probe rules out most people
-        kept = PersonTerms(
-            person_id=person.person_id,
-            names=[n for n in person.names if self.has_words(n)],
-            given=person.given if person.given and self.has_words(person.given) else "",
-            short_aliases=[a for a in person.short_aliases if self.has_words(a)],
-            phrases={p for p in person.phrases if self.has_phrase(p)},
-            phones=phones,
-            emails=[e for e in person.emails if self.has_words(e)],
-            born=born,
-        )
-        if kept.names or kept.given or kept.short_aliases or kept.phrases or kept.phones or kept.emails or born:
             return kept
         return None
 

@@ -31,8 +31,7 @@ from governance.sar.addresses import address_pattern, address_phrases, street_of
 if TYPE_CHECKING:
     from governance.stores.store import CaseStore
 
-__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "request_people", "profile",
-           "PERSON_FIELDS"]
+__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "request_people", "PERSON_FIELDS"]
 
 _MIN_GIVEN = 3  # a given name alone shorter than this is too likely to be a word
 PERSON_FIELDS = ("id", "family_id", "role", "given_name", "family_name", "aliases", "date_of_birth", "address",
@@ -80,9 +79,10 @@ def _names(person: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [n for n in names if len(n) >= _MIN_GIVEN], [n for n in names if 0 < len(n) < _MIN_GIVEN]
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=20_000)
 def _phrases(address: str) -> frozenset[tuple[str, ...]]:
-    """An address's phrases, worked out once per address (a household shares one)."""
+    """An address's phrases, worked out once per address (a household shares one; a pure function of
+    the text, so never stale; bounded, as addresses are personal data held in memory)."""
     return frozenset(address_phrases(address))
 
 
@@ -132,53 +132,8 @@ class PersonTerms:
     def initials(self) -> str:
         return (self.given[:1] + self.family[:1]).upper() if self.given and self.family else ""
 
-    @cached_property
-    def runs(self) -> frozenset[str]:
-        """One run of word characters of each identifier in text form (names, e-mails, given name, address
-        phrases, lower-cased): a text that names the person by any of them contains that run
-        (``sar.mentions``). Any run of a term would do; the longest, not a number, is the most telling."""
-        from governance.sar.addresses import STREET_WORDS
-
-        def telling(runs: list[str]) -> list[str]:
-            words = [r for r in runs if not r.isdigit()] or runs
-            return [max(words, key=len)] if words else []
-
-        out = [r for t in (*self.names, *self.short_aliases, *self.emails, self.given) if t
-               for r in telling(_RUN.findall(t.lower()))]
-        for phrase in self.phrases:
-            head = [r for w in phrase[:-1] for r in _RUN.findall(w)]
-            if head:
-                out += telling(head)
-            else:  # the last word only, perhaps in its short form
-                out += _RUN.findall(phrase[-1]) + ([STREET_WORDS[phrase[-1]]] if STREET_WORDS.get(phrase[-1]) else [])
-        return frozenset(out)
-
-
-_RUN = re.compile(r"\w+")
-_PROFILES: dict[tuple, PersonTerms] = {}
-PROFILES_KEPT = 250_000  # about three stores of 70,000 people; beyond it the oldest are dropped
-
-
-def profile(person: dict[str, Any]) -> PersonTerms:
-    """``PersonTerms.of(person)``, remembered by the whole row as read: an unchanged row is not profiled
-    again on the next build; a changed row is a different key, so a remembered profile is never stale."""
-    key = tuple(person.items())
-    try:
-        return _PROFILES[key]
-    except (KeyError, TypeError):
-        pass
-    terms = PersonTerms.of(person)
-    try:
-        _PROFILES[key] = terms
-    except TypeError:  # an unhashable value (a custom store type): profiled every time
-        return terms
-    if len(_PROFILES) > PROFILES_KEPT:
-        del _PROFILES[next(iter(_PROFILES))]
-    return terms
-
 
 def _forget_profiles() -> None:
-    _PROFILES.clear()
     _phrases.cache_clear()
 
 
@@ -224,7 +179,7 @@ class KnownPeople:
         self.requester = next((PersonTerms.of(p) for p in people if p["id"] == requester_person_id), None)
         seen = {p["id"] for p in people} | excluded
         # ``others``: store rows, or profiles already cut to what the request's texts mention (request_people).
-        self.others = [p if isinstance(p, PersonTerms) else profile(p) for p in others
+        self.others = [p if isinstance(p, PersonTerms) else PersonTerms.of(p) for p in others
                        if (p.person_id if isinstance(p, PersonTerms) else p["id"]) not in seen
                        and (isinstance(p, PersonTerms) or p.get("role") != "professional")]
         everyone = self.third_parties + self.others

@@ -1,7 +1,7 @@
 """The store-wide people lookup, cut to what a request's texts could name, is complete and never stale.
 
 ``request_people`` (governance/sar/mentions.py) keeps of everyone the store records only those a
-request's texts could name, and remembers profiles by the whole row read. Two things must hold:
+request's texts could name, read afresh at every build. Two things must hold:
 the redactions equal those of the full lookup (every person profiled), and a person added to the
 store, or renamed in it, after a first build is redacted by the next build.
 """
@@ -59,7 +59,7 @@ def test_cut_lookup_redacts_exactly_what_the_full_lookup_does(store_and_objects)
                              .where(store.raw("person", "address").is_not(None)).limit(1)).mappings().one()
         case_id = conn.execute(store.select("case_member", ["case_id"]).where(
             store.raw("case_member", "person_id") == SUBJECT).limit(1)).scalar_one()
-        body = (f"{other['given_name']} came by; lives at {other['address'].split(',')[0]}, "
+        body = (f"{other['given_name']} {other['family_name']} came by; lives at {other['address'].split(',')[0]}, "
                 f"phone {other['phone']}, {other['email'] or ''}, DOB {other['date_of_birth']:%d/%m/%Y}.")
         store.insert(conn, "casenote", [{"id": f"{case_id}-OTHER", "case_id": case_id, "written_on": date(2026, 1, 6),
                                          "title": "Visit", "body": body, "police_intelligence": False,
@@ -69,7 +69,7 @@ def test_cut_lookup_redacts_exactly_what_the_full_lookup_does(store_and_objects)
     cut = _redacted(store, objects, lambda f: request_people(store, f))
     assert sum(len(v) for v in full.values()) > 20
     named = {rule for (_, rid), items in full.items() if rid.endswith("-OTHER") for _, _, rule in items}
-    assert {"known_person_address", "known_person_phone", "known_person_dob"} <= named, named
+    assert {"known_person_name", "known_person_address", "known_person_phone", "known_person_dob"} <= named, named
     assert cut == full
 
 
