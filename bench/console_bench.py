@@ -14,7 +14,7 @@ Pages are requested in-process through the console's FastAPI app mounted at
 per role (so authorisation is inside the timing). Reported per page: the first
 request (cold: imports, caches empty; the retention forecast and tombstone
 scan run; a request's pages build its working set, every person in the store
-profiled) and the median, 95th percentile and maximum of the rounds after it
+read to find those its texts name) and the median, 95th percentile and maximum of the rounds after it
 (warm: what a user moving between pages sees). The forecast, tombstone matches
 and ledger verification are cached per ledger head (recomputed when the ledger
 moves, and after 10 min / 10 min / 1 min); the "after a change" row measures
@@ -160,7 +160,7 @@ def main() -> int:
     request_service._pack_now(settings, request_id, context.today(), False, True)
     pack_ms = (time.perf_counter() - t0) * 1000
     print(f"{'forecast, computed':24} {forecast_ms:9.0f}   (every case decided; background, once per ledger head)")
-    print(f"{'request pack, built':24} {pack_ms:9.0f}   (every person profiled; per request state, else background)")
+    print(f"{'request pack, built':24} {pack_ms:9.0f}   (every person read; per request state, else background)")
     print(f"{'tombstone scan':24} {tomb_ms:9.0f}   (background, once per ledger head)")
     print(f"\nworst warm median: {worst:.0f} ms ({'within' if worst < TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target)")
     if args.workdir is None:

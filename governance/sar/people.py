@@ -16,6 +16,10 @@ sequences (:mod:`governance.sar.addresses`). For the subject's family and cases 
 names alone and their short forms (Daz for Darren), initials (KP), and dates of birth in any
 format. Another family's dates of birth count only next to a cue ("DOB", "born"): a store of
 thousands covers most days of the calendar.
+
+For a request, ``others`` holds only the people its texts could name, each with only the
+identifiers that could occur there (:func:`request_people`, :mod:`governance.sar.mentions`): the
+same redactions as the whole store's, without profiling 71,000 people at every build.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
 from governance.sar.addresses import address_pattern, address_phrases, street_of
@@ -31,7 +35,7 @@ from governance.sar.addresses import address_pattern, address_phrases, street_of
 if TYPE_CHECKING:
     from governance.stores.store import CaseStore
 
-__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "PERSON_FIELDS"]
+__all__ = ["PersonTerms", "KnownPeople", "digits", "date_forms", "store_people", "request_people", "PERSON_FIELDS"]
 
 _MIN_GIVEN = 3  # a given name alone shorter than this is too likely to be a word
 PERSON_FIELDS = ("id", "family_id", "role", "given_name", "family_name", "aliases", "date_of_birth", "address",
@@ -79,6 +83,13 @@ def _names(person: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [n for n in names if len(n) >= _MIN_GIVEN], [n for n in names if 0 < len(n) < _MIN_GIVEN]
 
 
+@lru_cache(maxsize=20_000)
+def _phrases(address: str) -> frozenset[tuple[str, ...]]:
+    """An address's phrases, worked out once per address (a household shares one; a pure function of
+    the text, so never stale; bounded, as addresses are personal data held in memory)."""
+    return frozenset(address_phrases(address))
+
+
 @dataclass
 class PersonTerms:
     """One person's identifiers, as they may appear in text."""
@@ -93,7 +104,6 @@ class PersonTerms:
     phones: list[str] = field(default_factory=list)  # digits only, national form
     emails: list[str] = field(default_factory=list)
     postcodes: list[str] = field(default_factory=list)  # no spaces, upper case
-    dates: list[str] = field(default_factory=list)
     born: date | None = None
 
     @classmethod
@@ -110,17 +120,25 @@ class PersonTerms:
             family=(person.get("family_name") or "").strip(),
             short_aliases=short,
             addresses=[a for a in addresses if len(a) >= 6],
-            phrases=address_phrases(address),
+            phrases=_phrases(address),
             phones=[d for d in [national(person.get("phone") or "")] if len(d) >= 7],
             emails=[e.lower() for e in [(person.get("email") or "").strip()] if "@" in e],
             postcodes=[p.replace(" ", "").upper() for p in [(person.get("postcode") or "").strip()] if p],
-            dates=date_forms(_as_date(person.get("date_of_birth"))),
             born=_as_date(person.get("date_of_birth")),
         )
 
     @property
+    def dates(self) -> list[str]:
+        """The date of birth as notes write it (only the subject's is read: computed when asked)."""
+        return date_forms(self.born)
+
+    @property
     def initials(self) -> str:
         return (self.given[:1] + self.family[:1]).upper() if self.given and self.family else ""
+
+
+def _forget_profiles() -> None:
+    _phrases.cache_clear()
 
 
 def store_people(store: "CaseStore", *, chunk: int = 5000) -> list[dict[str, Any]]:
@@ -133,16 +151,28 @@ def store_people(store: "CaseStore", *, chunk: int = 5000) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-        for part in result.mappings().partitions(chunk):
-            out.extend(dict(r) for r in part)
+        keys = list(result.keys())
+        for part in result.partitions(chunk):
+            out.extend(dict(zip(keys, r)) for r in part)  # a RowMapping per row costs twice the read
     return out
+
+
+def request_people(store: "CaseStore", found: Any, *, requester_person_id: str | None = None) -> "KnownPeople":
+    """The people of one request: its family and cases from discovery, and of everyone else in the store
+    those its texts could name (:func:`governance.sar.mentions.mentioned_people`), read now."""
+    from governance.sar.mentions import mentioned_people
+
+    texts = [t for r in found.records for t in r.fields.values() if isinstance(t, str)]
+    return KnownPeople(found.subject, found.people, found.professionals, requester_person_id=requester_person_id,
+                       others=mentioned_people(store_people(store), texts))
 
 
 class KnownPeople:
     """Third parties, the subject and professionals, ready for matching."""
 
     def __init__(self, subject: dict[str, Any], people: Iterable[dict[str, Any]], professionals: Iterable[dict[str, Any]],
-                 *, requester_person_id: str | None = None, others: Iterable[dict[str, Any]] = ()) -> None:
+                 *, requester_person_id: str | None = None,
+                 others: Iterable[dict[str, Any] | PersonTerms] = ()) -> None:
         from governance.sar.redaction.lexicon import ACRONYMS, diminutives, everyday_names
 
         people = list(people)
@@ -152,7 +182,10 @@ class KnownPeople:
         self.third_parties = [PersonTerms.of(p) for p in people if p["id"] not in excluded and p.get("role") != "professional"]
         self.requester = next((PersonTerms.of(p) for p in people if p["id"] == requester_person_id), None)
         seen = {p["id"] for p in people} | excluded
-        self.others = [PersonTerms.of(p) for p in others if p["id"] not in seen and p.get("role") != "professional"]
+        # ``others``: store rows, or profiles already cut to what the request's texts mention (request_people).
+        self.others = [p if isinstance(p, PersonTerms) else PersonTerms.of(p) for p in others
+                       if (p.person_id if isinstance(p, PersonTerms) else p["id"]) not in seen
+                       and (isinstance(p, PersonTerms) or p.get("role") != "professional")]
         everyone = self.third_parties + self.others
 
         own = self._own_terms()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from governance.config import Settings
 from governance.sar import review as review_mod
 from governance.sar.discovery import Discovery, discover, research_lookup
-from governance.sar.people import KnownPeople, store_people
+from governance.sar.people import KnownPeople, request_people
 from governance.sar.redaction import Redaction, RedactionContext, redact_records
 from governance.sar.register import RequestError, age_on, get_request
 from governance.sar.tables import records, redactions, searches
@@ -70,8 +70,7 @@ def build_workset(settings: Settings, conn: sa.Connection, request_id: str, *, s
     found = discover(store, objects, request["subject_person_id"], ledger_engine=ledger_engine,
                      research=research_lookup(settings, store.name))
     _free_text_as_fields(found)
-    people = KnownPeople(found.subject, found.people, found.professionals,
-                         requester_person_id=request.get("requester_person_id"), others=store_people(store))
+    people = request_people(store, found, requester_person_id=request.get("requester_person_id"))
     return redact_again(conn, Workset(request, found, people, {}, 0))
 
 

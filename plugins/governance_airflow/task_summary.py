@@ -8,6 +8,12 @@ for tasks of the governance DAGs (owner ``information-governance``). Return
 values carry identifiers and counts only (house rule 3); this helper shows
 numbers, booleans and short single-line strings, and leaves out anything else
 (long or multi-line text such as a review's markdown is named, not shown).
+
+A task that returned nothing (``None`` is not pushed) has no XCom to pull, and
+Airflow's XCom client logs a pull of a missing one at error level ("XCom not
+found"): a red line in a log that went well. So the listener first asks how many
+return values the task stored (a count, which does not log) and pulls only if
+there is one.
 """
 
 from __future__ import annotations
@@ -56,6 +62,22 @@ def summary_lines(value: Any) -> list[str]:
     return out
 
 
+def _returned_something(task_instance: Any) -> bool:
+    """Whether the task stored a return value (any map index), asked as a count through the task
+    runner's channel to the supervisor; True where there is no such channel (pull and see)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import GetXComCount, XComCountResponse
+    except ImportError:  # pragma: no cover - an Airflow without the task SDK
+        return True
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None:
+        return True
+    answer = comms.send(GetXComCount(key="return_value", dag_id=task_instance.dag_id, run_id=task_instance.run_id,
+                                     task_id=task_instance.task_id))
+    return not isinstance(answer, XComCountResponse) or answer.len > 0
+
+
 class TaskSummaryListener:
     """Logs :func:`summary_lines` of a governance task's return value when it succeeds."""
 
@@ -65,6 +87,8 @@ class TaskSummaryListener:
         if task is None or getattr(task, "owner", None) != GOVERNANCE_OWNER or not hasattr(task_instance, "xcom_pull"):
             return  # not ours, or a state set through the API (no running task here)
         try:
+            if not _returned_something(task_instance):
+                return  # nothing returned: nothing to summarise, and no "XCom not found" error line
             value = task_instance.xcom_pull(task_ids=task_instance.task_id, key="return_value",
                                             map_indexes=getattr(task_instance, "map_index", None))
         except Exception as exc:  # noqa: BLE001 - a summary must never fail a task

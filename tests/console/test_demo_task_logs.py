@@ -32,9 +32,14 @@ def count_due():
     return {"due": 3, "batch_id": "B-probe-2026-06-30"}
 
 
+def notify():
+    print("told the IG team (printed); nothing returned")
+
+
 with DAG("task_log_probe", start_date=datetime(2026, 1, 1), schedule=None,
          default_args={"owner": "information-governance"}):
-    PythonOperator(task_id="count_due", python_callable=count_due)
+    PythonOperator(task_id="count_due", python_callable=count_due) >> PythonOperator(task_id="notify",
+                                                                                    python_callable=notify)
 '''
 
 
@@ -75,11 +80,11 @@ def test_a_dags_test_run_has_its_task_log_in_the_ui(airflow_metadata: str, tmp_p
     assert ran.returncode == 0, output.read_text()[-2000:]
     filed = file_task_logs([output], env)
     assert filed.returncode == 0, filed.stderr
-    assert "task logs: 1 task instance(s) of 1 run(s)" in filed.stdout
+    assert "task logs: 2 task instance(s) of 1 run(s)" in filed.stdout
 
     with create_session() as session:
         run = session.query(DagRun).filter_by(dag_id="task_log_probe").order_by(DagRun.id.desc()).first()
-        ti = session.query(TaskInstance).filter_by(dag_id="task_log_probe", run_id=run.run_id).one()
+        ti = session.query(TaskInstance).filter_by(dag_id="task_log_probe", run_id=run.run_id, task_id="count_due").one()
         run_id, try_number = run.run_id, ti.try_number
     content = _log_through_rest_api("task_log_probe", run_id, "count_due", try_number)
     events = [entry.get("event", "") for entry in content]
@@ -91,3 +96,9 @@ def test_a_dags_test_run_has_its_task_log_in_the_ui(airflow_metadata: str, tmp_p
     # Records as a worker writes them: the reader sees their level and time, not raw text.
     done = next(entry for entry in content if str(entry.get("event", "")).startswith("Done. Returned value was"))
     assert done.get("level") == "info" and done.get("timestamp")
+    # A task that returns nothing: no summary, and no error line about the XCom it never pushed.
+    quiet = _log_through_rest_api("task_log_probe", run_id, "notify", try_number)
+    quiet_text = "\n".join(str(entry.get("event", "")) for entry in quiet)
+    assert "nothing returned" in quiet_text, quiet_text[:2000]
+    assert "XCom not found" not in quiet_text and "governance summary of notify" not in quiet_text, quiet_text[:3000]
+    assert not [e for e in quiet if e.get("level") in ("error", "critical")], quiet_text[:3000]

@@ -21,7 +21,8 @@ from typing import Any, Callable, Hashable, TypeVar
 
 from governance.config import Settings
 
-__all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "drop_latest", "audit_log", "SETTINGS_SECONDS",
+__all__ = ["settings", "today", "now", "parse_day", "cached", "forget_cache", "drop_latest", "evict_latest", "audit_log",
+           "SETTINGS_SECONDS",
            "ledger", "case_store", "state", "objects", "ledger_head", "latest", "refresh", "use_settings"]
 
 SETTINGS_SECONDS = 30.0
@@ -95,10 +96,12 @@ def forget_cache() -> None:
     with _lock:
         _cache.clear()
         _latest.clear()
+        _used.clear()
 
 
 # -- slow views (the retention forecast over every case): stale while they are recomputed ---------
 _latest: dict[Hashable, tuple[Hashable, float, Any]] = {}
+_used: dict[Hashable, float] = {}  # name -> when a page last asked for it (for evict_latest)
 _computing: dict[Hashable, threading.Lock] = {}
 
 
@@ -126,6 +129,7 @@ def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[
     """
     with _lock:
         hit = _latest.get(name)
+        _used[name] = time.monotonic()
     if hit is None:
         return _compute_into(name, version, seconds, compute), True
     if hit[0] == version and time.monotonic() - hit[1] < seconds:
@@ -139,6 +143,20 @@ def drop_latest(stale: Callable[[Hashable], bool]) -> None:
     with _lock:
         for name in [n for n in _latest if stale(n)]:
             del _latest[name]
+            _used.pop(name, None)
+
+
+def evict_latest(kind: Callable[[Hashable], bool], *, keep: int, idle_seconds: float) -> int:
+    """Of the slow views whose name ``kind(name)``, forget those no page asked for in ``idle_seconds``,
+    then all but the ``keep`` most recently asked for (least recently used out); returns how many went."""
+    at = time.monotonic()
+    with _lock:
+        names = sorted((n for n in _latest if kind(n)), key=lambda n: _used.get(n, 0.0), reverse=True)
+        gone = [n for i, n in enumerate(names) if i >= keep or at - _used.get(n, 0.0) > idle_seconds]
+        for name in gone:
+            del _latest[name]
+            _used.pop(name, None)
+    return len(gone)
 
 
 def refresh(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], Any]) -> None:

@@ -112,7 +112,7 @@ def run_project(folder: Path, notes: list[Note]) -> tuple[dict[str, list[tuple[i
     import time
 
     from governance.sar.discovery import discover
-    from governance.sar.people import KnownPeople, store_people
+    from governance.sar.people import request_people
     from governance.sar.redaction import RedactionContext, redact_records
     from governance.sar.redaction.memo import forget_all
 
@@ -124,14 +124,13 @@ def run_project(folder: Path, notes: list[Note]) -> tuple[dict[str, list[tuple[i
         found = discover(store, objects, subject)
         records = [r for r in found.records if r.entity == "casenote"]
         size += sum(len(r.fields["body"].encode()) for r in records)
-        people = KnownPeople(found.subject, found.people, found.professionals, others=store_people(store))
+        people = request_people(store, found)  # as a request's working set reads them
         result = redact_records(found.records, RedactionContext(people))
         # Timed cold (nothing remembered from the first pass; the process-wide lexicon stays compiled),
         # in CPU seconds: the machine is shared.
         forget_all()
         t0 = time.process_time()
-        redact_records(found.records, RedactionContext(KnownPeople(found.subject, found.people, found.professionals,
-                                                                   others=store_people(store))))
+        redact_records(found.records, RedactionContext(request_people(store, found)))
         seconds += time.process_time() - t0
         for r in records:
             spans[r.record_id] = [(x.start, x.end) for x in result.get(r.key, []) if x.field == "body"]

@@ -20,6 +20,7 @@ API server's disk is read or written for them.
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Any
 
@@ -28,11 +29,15 @@ from governance.errors import ConfigError
 from governance_airflow.console import context
 
 __all__ = ["register", "lodge", "pause", "resume", "extend", "detail", "prepare_review", "approve", "hand_over",
-           "handover_file", "WAITING_ON", "PACK_SECONDS", "REQUESTER_KINDS", "PAUSE_REASONS"]
+           "handover_file", "WAITING_ON", "PACK_SECONDS", "PACK_ENTRIES", "PACK_IDLE_SECONDS", "REQUESTER_KINDS",
+           "PAUSE_REASONS"]
 
 from governance.sar.register import PAUSE_REASONS, REQUESTER_KINDS  # noqa: E402 - re-exported for the forms
 
 PACK_SECONDS = 600.0  # a request's pack and previews; also recomputed whenever the ledger moves
+# At most this many packs kept, none unviewed for longer than this (see _forget_old_packs).
+PACK_ENTRIES = 12
+PACK_IDLE_SECONDS = 900.0
 
 WAITING_ON = {
     "received": "records management: search and redact",
@@ -128,8 +133,9 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
     ``with_preview``: the document the bundle is built from (what goes out).
 
     The request, its calculation and last decision are read on every call. The pack and the
-    previews come from the request's working set, which profiles every person in the store
-    (seconds on a large store), so they are kept (:func:`context.latest`):
+    previews come from the request's working set, which reads every person in the store to find
+    those its texts name (1-2 s at 20,000 families, docs/console.md), so they are kept
+    (:func:`context.latest`, bounded: :func:`_forget_old_packs`):
 
     - per the request's own rows in the state database (:func:`_state_of`; a reviewer's
       redaction is not ledgered): a change to the request is computed at once, and the page
@@ -162,7 +168,44 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
                                        context.ledger_head(settings), PACK_SECONDS,
                                        lambda: _pack_now(settings, request_id, as_of, with_preview, with_review))
         result.update(view, pack_current=current)
+    _forget_old_packs()
     return result
+
+
+def _is_pack(name: Any) -> bool:
+    return isinstance(name, tuple) and name[:1] == ("request-pack",)
+
+
+def _forget_old_packs() -> None:
+    """Bound the packs kept in the API server's memory: ``PACK_ENTRIES`` at most, least recently viewed
+    out, and none left unviewed for ``PACK_IDLE_SECONDS``.
+
+    Why: a pack and its previews are personal data (a family's records, redacted text and all). Kept
+    without a limit, every request ever opened stays readable in the server's memory (a core dump, a
+    debugger, a bug that serves the wrong entry) long after anyone needs it, and memory grows with
+    every request and every date or view asked for. A dozen covers the requests a records team works
+    on at once; a pack unviewed for a quarter of an hour is rebuilt in a second or two when next asked
+    for (governance/sar/mentions.py). Checked on every request page and by a timer, so an idle server
+    does not keep them either.
+    """
+    context.evict_latest(_is_pack, keep=PACK_ENTRIES, idle_seconds=PACK_IDLE_SECONDS)
+    global _sweep
+    with _sweep_lock:
+        if _sweep is None or not _sweep.is_alive():
+            _sweep = threading.Timer(PACK_IDLE_SECONDS + 1.0, _sweep_later)
+            _sweep.daemon = True
+            _sweep.start()
+
+
+def _sweep_later() -> None:
+    global _sweep
+    with _sweep_lock:
+        _sweep = None
+    context.evict_latest(_is_pack, keep=PACK_ENTRIES, idle_seconds=PACK_IDLE_SECONDS)
+
+
+_sweep: "threading.Timer | None" = None
+_sweep_lock = threading.Lock()
 
 
 def _state_of(conn: Any, request_id: str, request: dict[str, Any]) -> tuple:
