@@ -130,7 +130,10 @@ def safe_url(url: str) -> str:
 
 def sqlite_file_missing(url: str) -> bool:
     """True for a SQLite URL whose database file does not exist (creating an engine would make it)."""
-    parsed = sa.engine.make_url(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return False  # make_engine names a malformed URL in its own words
     database = (parsed.database or "").removeprefix("file:").split("?")[0]
     return parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
 
