@@ -102,11 +102,18 @@ def main() -> int:
     print(f"\n{args.families} families; {args.rounds} warm rounds per page; target {TARGET_MS:.0f} ms\n")
     print(f"{'page':24} {'cold ms':>9} {'median':>8} {'p95':>8} {'max':>8}  status")
     worst = 0.0
+    ready: dict[str, float] = {}  # page -> ms from its first view until its pack was shown (built behind)
     for name, url, headers in pages:
         t0 = time.perf_counter()
         response = client.get(url, headers=headers)
         cold = (time.perf_counter() - t0) * 1000
         assert response.status_code == 200, (name, response.status_code, response.text[-300:])
+        if 'id="pack-pending"' in response.text:
+            # A request's pack not built yet: the page answered "being prepared" at once (that is the
+            # cold figure); wait, untimed by the rounds, until its background build is shown.
+            while 'id="pack-pending"' in client.get(url, headers=headers).text:
+                time.sleep(0.1)
+            ready[name] = (time.perf_counter() - t0) * 1000
         if name == "overview":
             # The Overview starts the forecast and tombstone scan in the background; let them finish
             # (untimed) so the rounds below measure pages, not a neighbour's 10-second computation.
@@ -124,7 +131,9 @@ def main() -> int:
         p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
         worst = max(worst, statistics.median(times))
         print(f"{name:24} {cold:9.0f} {statistics.median(times):8.0f} {p95:8.0f} {times[-1]:8.0f}  "
-              f"{'ok' if statistics.median(times) < TARGET_MS else 'SLOW'}", flush=True)
+              f"{'ok' if statistics.median(times) < TARGET_MS else 'SLOW'}"
+              + (f"  (cold view said 'being prepared'; pack shown after {ready[name]:.0f} ms)" if name in ready else ""),
+              flush=True)
 
     # After a change: a hold placed (ledger moves), then the retention page recomputes its forecast.
     import sqlite3

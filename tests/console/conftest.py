@@ -33,6 +33,9 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
+    # Pages wait for a request's pack here (a cold build answers "being prepared" in production:
+    # test_a_cold_request_page_answers_at_once_and_shows_the_pack_when_ready tests that).
+    "GOVERNANCE_CONSOLE_PACK_WAIT_SECONDS": "120",
 })
 for _path in (str(REPO), str(PLUGINS_FOLDER)):
     if _path not in sys.path:

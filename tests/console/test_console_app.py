@@ -418,3 +418,35 @@ def test_a_requests_pack_is_built_once_and_recomputed_in_the_background_when_the
         assert time.monotonic() < deadline, "the pack was not recomputed in the background"
         time.sleep(0.5)
     assert builds == [scenario.request_id] * 2
+
+
+def test_a_cold_request_page_answers_at_once_and_shows_the_pack_when_ready(console, scenario, monkeypatch) -> None:
+    """A pack not built yet (seconds at 20,000 families) does not hold the page: it says so and reloads itself."""
+    import time
+
+    from governance.sar import process
+    from governance_airflow.console import context
+    from governance_airflow.console.services import requests as service
+
+    client, token = console
+    rm = token("records_management", "records.manager")
+    real_build = process.build_workset
+
+    def slow(*args, **kwargs):  # a large store's build
+        time.sleep(1.5)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(process, "build_workset", slow)
+    monkeypatch.setattr(service, "PAGE_WAIT_SECONDS", 0.1)
+    context.drop_latest(lambda name: True)
+    url = f"/governance/requests/{scenario.request_id}"
+    started = time.monotonic()
+    first = client.get(url, headers=rm).text
+    assert time.monotonic() - started < 1.0
+    assert 'id="pack-pending"' in first and 'http-equiv="refresh"' in first and 'id="pack"' not in first
+    assert "No review pack yet" not in first  # not "never searched": it is being prepared
+    deadline = time.monotonic() + 60
+    while 'id="pack-pending"' in (page := client.get(url, headers=rm).text):
+        assert time.monotonic() < deadline, "the pack was never built in the background"
+        time.sleep(0.3)
+    assert 'id="pack"' in page and 'http-equiv="refresh"' not in page

@@ -119,19 +119,33 @@ def _compute_into(name: Hashable, version: Hashable, seconds: float, compute: Ca
         return value
 
 
-def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], T]) -> tuple[T, bool]:
+def latest(name: Hashable, version: Hashable, seconds: float, compute: Callable[[], T], *,
+           wait: float | None = None) -> tuple[T | None, bool]:
     """(value, current) of a slow view identified by ``name``, valid while ``version`` holds.
 
-    Nothing computed yet: computed now (the one slow request). Computed for an
-    older version (or more than ``seconds`` ago): that value is returned at
-    once, marked not current, and a background thread recomputes it, so a page
-    never waits seconds because somebody placed a hold.
+    Nothing computed yet: computed now (the one slow request), or, with ``wait``
+    seconds given, computed in the background and waited for that long at most;
+    if not ready by then, ``(None, False)`` (the page says it is being prepared
+    and reloads itself). Computed for an older version (or more than ``seconds``
+    ago): that value is returned at once, marked not current, and a background
+    thread recomputes it, so a page never waits seconds because somebody placed a hold.
     """
     with _lock:
         hit = _latest.get(name)
         _used[name] = time.monotonic()
     if hit is None:
-        return _compute_into(name, version, seconds, compute), True
+        if wait is None:
+            return _compute_into(name, version, seconds, compute), True
+        refresh(name, version, seconds, compute)
+        until = time.monotonic() + wait
+        while True:
+            with _lock:
+                hit = _latest.get(name)
+            if hit is not None:
+                return hit[2], True
+            if time.monotonic() >= until:
+                return None, False
+            time.sleep(0.02)
     if hit[0] == version and time.monotonic() - hit[1] < seconds:
         return hit[2], True
     refresh(name, version, seconds, compute)

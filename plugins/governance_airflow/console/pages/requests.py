@@ -38,18 +38,20 @@ async def lodge(request: Request, user: ConsoleUser = Depends(require("requests"
 @router.get("/requests/{request_id}")
 def request_page(request: Request, request_id: str, user: ConsoleUser = Depends(require("requests"))):
     settings = context.settings()
-    detail = service.detail(settings, request_id, as_of=context.today(), with_preview=False, with_review=True)
+    detail = service.detail(settings, request_id, as_of=context.today(), with_preview=False, with_review=True,
+                            wait=service.PAGE_WAIT_SECONDS)
     return render(request, "request.html", user, page="requests", d=detail, can_write=user.may_write("requests"),
                   pause_reasons=service.PAUSE_REASONS, today=context.today().isoformat())
 
 
 @router.get("/requests/{request_id}/preview")
 def preview_page(request: Request, request_id: str, user: ConsoleUser = Depends(require("requests"))):
-    detail = service.detail(context.settings(), request_id, as_of=context.today(), with_preview=True)
+    detail = service.detail(context.settings(), request_id, as_of=context.today(), with_preview=True,
+                            wait=service.PAGE_WAIT_SECONDS)
     context.audit_log.info("console: %s opened the preview of request %s", user.name, request_id)
     return render(request, "preview.html", user, page="requests", rid=request_id, doc=detail["preview"],
                   error=detail["pack_error"], pack_hash=(detail["pack"] or {}).get("pack_hash", ""),
-                  pack_current=detail["pack_current"])
+                  pack_current=detail["pack_current"], pack_pending=detail["pack_pending"])
 
 
 @router.post("/requests/{request_id}/clock")

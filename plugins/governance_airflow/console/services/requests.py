@@ -20,6 +20,7 @@ API server's disk is read or written for them.
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import date
 from typing import Any
@@ -35,6 +36,8 @@ __all__ = ["register", "lodge", "pause", "resume", "extend", "detail", "prepare_
 from governance.sar.register import PAUSE_REASONS, REQUESTER_KINDS  # noqa: E402 - re-exported for the forms
 
 PACK_SECONDS = 600.0  # a request's pack and previews; also recomputed whenever the ledger moves
+# How long a page waits for a pack not yet built before answering "being prepared" (it reloads itself).
+PAGE_WAIT_SECONDS = float(os.environ.get("GOVERNANCE_CONSOLE_PACK_WAIT_SECONDS", "0.2"))
 # At most this many packs kept, none unviewed for longer than this (see _forget_old_packs).
 PACK_ENTRIES = 12
 PACK_IDLE_SECONDS = 900.0
@@ -124,7 +127,7 @@ def extend(settings: Settings, request_id: str, *, notified_on: date, reason: st
 
 
 def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bool,
-           with_review: bool = False) -> dict[str, Any]:
+           with_review: bool = False, wait: float | None = None) -> dict[str, Any]:
     """A request, its deadline calculation, its review pack as it stands and (optionally) the previews.
 
     ``with_review``: the reviewer's preview (:mod:`governance.sar.preview`: every record with its
@@ -146,6 +149,11 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
 
     Showing a pack a moment old is safe: an approval names the pack hash drawn on the page,
     and ``record_review`` refuses it if the pack as it stands now differs.
+
+    ``wait`` seconds (the pages: :data:`PAGE_WAIT_SECONDS`): a pack not computed yet, for this
+    request state, is built in the background and waited for that long; if not ready,
+    ``pack_pending`` is True and the page answers at once and reloads itself (a cold build is
+    seconds at 20,000 families: docs/console.md). None (the JSON API): waits for it.
     """
     from governance.sar import register as reg, review
 
@@ -158,7 +166,8 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
                               "calculation": calc.to_json() if calc else None,
                               "waiting_on": WAITING_ON.get(request["status"], request["status"]),
                               "pack": None, "preview": None, "review_html": None, "pack_error": None, "approvable": False,
-                              "decision": {k: _iso(v) for k, v in last.items()} if last else None, "pack_current": True}
+                              "decision": {k: _iso(v) for k, v in last.items()} if last else None, "pack_current": True,
+                              "pack_pending": False}
     discovered = request["status"] not in ("received", "awaiting_identity", "awaiting_clarification")
     if discovered or request["status"] in ("delivered", "closed"):
         # The request's own state names the view: after its own change, computed afresh (in the
@@ -166,8 +175,12 @@ def detail(settings: Settings, request_id: str, *, as_of: date, with_preview: bo
         context.drop_latest(lambda name: name[:2] == ("request-pack", request_id) and name[-1] != state)
         view, current = context.latest(("request-pack", request_id, as_of, with_preview, with_review, state),
                                        context.ledger_head(settings), PACK_SECONDS,
-                                       lambda: _pack_now(settings, request_id, as_of, with_preview, with_review))
-        result.update(view, pack_current=current)
+                                       lambda: _pack_now(settings, request_id, as_of, with_preview, with_review),
+                                       wait=wait)
+        if view is None:
+            result["pack_pending"] = True
+        else:
+            result.update(view, pack_current=current)
     _forget_old_packs()
     return result
 
