@@ -23,7 +23,7 @@ MinIO; its buckets are emptied and removed afterwards, untimed), then copied
 Both must delete the same number of rows from every table, or the run stops.
 
 Also printed: the platform's S3 requests by operation (count and seconds), the
-S3 server's CPU seconds meanwhile (an external server's only with ``--s3-server-pid``), and the load average before and after (other
+S3 server's CPU seconds meanwhile (an external server's only with ``--s3-server-pid``, its processes' pids), and the load average before and after (other
 work shares the cores). On moto every ``ListObjectVersions`` request deep-copies
 every version in the bucket, so its cost grows with the store, not the page: the
 request counts are what carries over to S3 or MinIO.
@@ -255,11 +255,11 @@ def _start_moto(work: Path) -> tuple[subprocess.Popen, str]:
 
 
 def one_size(families: int, work: Path, threads: int = 1, external: str | None = None,
-             server_pid: int | None = None) -> dict:
+             server_pids: list[int] | None = None) -> dict:
     """``external``: an S3 endpoint already running (credentials and region in the environment), else moto."""
     work.mkdir(parents=True, exist_ok=True)
     server, endpoint = (None, external) if external else _start_moto(work)
-    server_pid = server.pid if server else server_pid
+    server_pids = [server.pid] if server else server_pids
     tag = uuid.uuid4().hex[:8]
     names = [f"gov_bench_{tag}", f"gov_bench_{tag}_floor"]
     bucket = f"gov-bench-{tag}"
@@ -276,14 +276,14 @@ def one_size(families: int, work: Path, threads: int = 1, external: str | None =
         floor_url = _database(names[1], template=names[0])
         copied = _copy_bucket(s3, bucket, floor_bucket)  # the floor deletes the same objects there
         # The platform in its own process: its peak memory is its own.
-        server_cpu, load = _cpu_seconds(server_pid), _load()
+        server_cpu, load = _cpu_seconds(server_pids), _load()
         out = subprocess.run([sys.executable, __file__, "--delete-threads", str(threads),  # credentials: inherited
                               "--platform", url, bucket, endpoint, str(work / "platform")],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"the platform run failed: {out.stderr[-3000:]}")
         platform = json.loads(out.stdout.strip().splitlines()[-1])
-        platform["server_cpu_s"] = round(_cpu_seconds(server_pid) - server_cpu, 1)  # the server's own work meanwhile
+        platform["server_cpu_s"] = round(_cpu_seconds(server_pids) - server_cpu, 1)  # the server's own work meanwhile
         platform["load_before_after"] = [load, _load()]
         ids = _done_ids(url)
         floor = run_floor(floor_url, ids, floor_bucket, copied, endpoint)
@@ -323,12 +323,15 @@ def _copy_bucket(s3, source: str, target: str) -> dict[str, str]:
         return dict(zip(keys, pool.map(copy, keys)))
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc); NaN when the server's pid is not known."""
-    if pid is None:
+def _cpu_seconds(pids: list[int] | None) -> float:
+    """User + system CPU seconds of the server's processes so far (Linux /proc); NaN when they are not known."""
+    if not pids:
         return float("nan")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:
@@ -355,7 +358,7 @@ def main() -> None:
     parser.add_argument("--s3-access-key", default="bench", help="its access key (moto takes any)")
     parser.add_argument("--s3-secret-key", default="bench", help="its secret key")
     parser.add_argument("--s3-region", default="eu-west-2", help="its region (CloudServer: us-east-1)")
-    parser.add_argument("--s3-server-pid", type=int, help="the external server's pid, to report its CPU seconds")
+    parser.add_argument("--s3-server-pid", help="the external server's pids, comma-separated, to report their CPU seconds")
     parser.add_argument("--platform", nargs=4, metavar=("URL", "BUCKET", "ENDPOINT", "HOME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.platform:  # the child run: credentials and region come in its environment, from the parent
@@ -365,7 +368,8 @@ def main() -> None:
     os.environ.update({"AWS_ACCESS_KEY_ID": args.s3_access_key, "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
                        "AWS_DEFAULT_REGION": args.s3_region})
     for size in (int(s) for s in args.sizes.split(",")):
-        row = one_size(size, args.work / f"families-{size}", args.delete_threads, args.s3_endpoint, args.s3_server_pid)
+        row = one_size(size, args.work / f"families-{size}", args.delete_threads, args.s3_endpoint,
+                       [int(pid) for pid in args.s3_server_pid.split(",")] if args.s3_server_pid else None)
         p, f = row["platform"], row["floor"]
         print(f"{size} families: {p['cases']} cases, {p['rows']} rows, {p['object_versions']} object versions in "
               f"{p['chunks']} chunks; platform rows phase {p['rows_per_s_rows_phase']} rows/s "
