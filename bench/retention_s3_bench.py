@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -257,7 +258,9 @@ def _start_moto(work: Path) -> tuple[subprocess.Popen, str]:
 def one_size(families: int, work: Path, threads: int = 1, external: str | None = None,
              server_pids: list[int] | None = None) -> dict:
     """``external``: an S3 endpoint already running (credentials and region in the environment), else moto."""
-    work.mkdir(parents=True, exist_ok=True)
+    # A fresh work folder: the last run's ledger witness would not match this run's new ledger.
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     server, endpoint = (None, external) if external else _start_moto(work)
     server_pids = [server.pid] if server else server_pids
     tag = uuid.uuid4().hex[:8]
