@@ -304,7 +304,9 @@ class S3ObjectStore(ObjectStore):
         except StorageError as exc:
             if not isinstance(exc.__cause__, ClientError) or _code(exc.__cause__) != "BucketAlreadyOwnedByYou":
                 raise
-        if versioned:
+        if versioned and not object_lock:
+            # An Object Lock bucket is versioned from birth, and CloudServer refuses to be told so
+            # again (InvalidBucketState); S3 would accept it.
             with self._errors("put_bucket_versioning"):
                 client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         self._bucket_checked = True
