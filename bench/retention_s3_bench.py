@@ -1,11 +1,15 @@
 """The retention sweep as deployed: store, ledger and state on PostgreSQL, objects on an S3 server.
 
     python bench/retention_s3_bench.py --sizes 20000,100000      # by hand; takes a while
+    python bench/retention_s3_bench.py --sizes 5000,20000 --s3-endpoint http://127.0.0.1:8000 \
+        --s3-access-key accessKey1 --s3-secret-key verySecretKey1 --s3-region us-east-1 --delete-threads 8
 
 For each size: a fresh PostgreSQL database (``GOVERNANCE_TEST_POSTGRES_URL``'s
 server) is seeded with that many synthetic families, their documents in a
-versioned bucket on moto's S3 server (started here on loopback, its own process),
-then copied (``CREATE DATABASE ... TEMPLATE``) for the floor. Measured:
+versioned bucket on moto's S3 server (started here on loopback, its own process)
+or, with ``--s3-endpoint``, on an S3 server already running there (CloudServer,
+MinIO; its buckets are emptied and removed afterwards, untimed), then copied
+(``CREATE DATABASE ... TEMPLATE``) for the floor. Measured:
 
 - ``platform``: plan, batch, approve, execute in chunks, as shipped (eligibility
   re-checked, intent/complete with the ledger, every object version deleted with
@@ -19,7 +23,7 @@ then copied (``CREATE DATABASE ... TEMPLATE``) for the floor. Measured:
 Both must delete the same number of rows from every table, or the run stops.
 
 Also printed: the platform's S3 requests by operation (count and seconds), the
-S3 server's CPU seconds meanwhile, and the load average before and after (other
+S3 server's CPU seconds meanwhile (an external server's only with ``--s3-server-pid``, its processes' pids), and the load average before and after (other
 work shares the cores). On moto every ``ListObjectVersions`` request deep-copies
 every version in the bucket, so its cost grows with the store, not the page: the
 request counts are what carries over to S3 or MinIO.
@@ -38,6 +42,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -157,7 +162,6 @@ def _count_s3_requests() -> dict[str, list]:
 
 
 def run_floor(url: str, ids: list[str], bucket: str, copied: dict[str, str], endpoint: str) -> dict:
-    import boto3
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -172,7 +176,7 @@ def run_floor(url: str, ids: list[str], bucket: str, copied: dict[str, str], end
     rows_s = time.perf_counter() - t0
     engine.dispose()
     deleted = {t: before[t] - n for t, n in _counts(url).items()}
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
+    s3 = _client(endpoint)
     # The floor's bucket holds one version of each object, its copy: its id came back from the copy.
     versions = [{"Key": f"objects/{key}", "VersionId": copied[f"objects/{key}"]} for key in keys]
     t0 = time.perf_counter()
@@ -211,28 +215,61 @@ def _drop(*names: str) -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def one_size(families: int, work: Path, threads: int = 1) -> dict:
+def _client(endpoint: str):
+    """A raw boto3 client that also sends Content-MD5 with DeleteObjects (CloudServer 8 needs it)."""
     import boto3
 
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-2"})
-    work.mkdir(parents=True, exist_ok=True)
+    from governance.storage.s3 import send_content_md5
+
+    return send_content_md5(boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"]))
+
+
+def _create_bucket(s3, bucket: str) -> None:
+    region = os.environ["AWS_DEFAULT_REGION"]
+    # us-east-1 is the default location and S3 refuses it named as a constraint.
+    s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else
+                                       {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _remove_bucket(s3, bucket: str) -> None:
+    """Every version and delete marker, then the bucket: an external server is left as found."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+    s3.delete_bucket(Bucket=bucket)
+
+
+def _start_moto(work: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=open(work.parent / "moto.log", "ab"), start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def one_size(families: int, work: Path, threads: int = 1, external: str | None = None,
+             server_pids: list[int] | None = None) -> dict:
+    """``external``: an S3 endpoint already running (credentials and region in the environment), else moto."""
+    # A fresh work folder: the last run's ledger witness would not match this run's new ledger.
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    server, endpoint = (None, external) if external else _start_moto(work)
+    server_pids = [server.pid] if server else server_pids
     tag = uuid.uuid4().hex[:8]
     names = [f"gov_bench_{tag}", f"gov_bench_{tag}_floor"]
+    bucket = f"gov-bench-{tag}"
+    floor_bucket = f"{bucket}-floor"
+    s3 = _client(endpoint)
     try:
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        bucket = f"gov-bench-{tag}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        _create_bucket(s3, bucket)
         url = _database(names[0])
         from governance.stores.seeding import seed_store
 
@@ -240,17 +277,16 @@ def one_size(families: int, work: Path, threads: int = 1) -> dict:
         seed_store(_settings(url, bucket, endpoint, work / "seed"), "default", families=families, seed=17)
         seeded_s = time.perf_counter() - t0
         floor_url = _database(names[1], template=names[0])
-        floor_bucket = f"{bucket}-floor"
         copied = _copy_bucket(s3, bucket, floor_bucket)  # the floor deletes the same objects there
         # The platform in its own process: its peak memory is its own.
-        server_cpu, load = _cpu_seconds(server.pid), _load()
-        out = subprocess.run([sys.executable, __file__, "--delete-threads", str(threads),
+        server_cpu, load = _cpu_seconds(server_pids), _load()
+        out = subprocess.run([sys.executable, __file__, "--delete-threads", str(threads),  # credentials: inherited
                               "--platform", url, bucket, endpoint, str(work / "platform")],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"the platform run failed: {out.stderr[-3000:]}")
         platform = json.loads(out.stdout.strip().splitlines()[-1])
-        platform["server_cpu_s"] = round(_cpu_seconds(server.pid) - server_cpu, 1)  # moto's own work meanwhile
+        platform["server_cpu_s"] = round(_cpu_seconds(server_pids) - server_cpu, 1)  # the server's own work meanwhile
         platform["load_before_after"] = [load, _load()]
         ids = _done_ids(url)
         floor = run_floor(floor_url, ids, floor_bucket, copied, endpoint)
@@ -260,8 +296,15 @@ def one_size(families: int, work: Path, threads: int = 1) -> dict:
                 "rows_phase_vs_floor": round((platform["execute_s"] - platform["objects_s"]) / floor["rows_s"], 2),
                 "objects_vs_floor": round(platform["objects_s"] / floor["objects_s"], 2) if floor["objects_s"] else None}
     finally:
-        server.kill()
-        server.wait(timeout=30)
+        if server:
+            server.kill()
+            server.wait(timeout=30)
+        else:
+            for name in (bucket, floor_bucket):
+                try:
+                    _remove_bucket(s3, name)
+                except Exception as exc:  # a bucket never made, say; the run's own error matters more
+                    print(f"could not remove bucket {name}: {exc}", file=sys.stderr)
         _drop(*names)
 
 
@@ -272,8 +315,7 @@ def _copy_bucket(s3, source: str, target: str) -> dict[str, str]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    s3.create_bucket(Bucket=target, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-    s3.put_bucket_versioning(Bucket=target, VersioningConfiguration={"Status": "Enabled"})
+    _create_bucket(s3, target)
     keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=source)
             for item in page.get("Contents", [])]
 
@@ -284,10 +326,15 @@ def _copy_bucket(s3, source: str, target: str) -> dict[str, str]:
         return dict(zip(keys, pool.map(copy, keys)))
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_seconds(pids: list[int] | None) -> float:
+    """User + system CPU seconds of the server's processes so far (Linux /proc); NaN when they are not known."""
+    if not pids:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:
@@ -310,14 +357,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000", help="families per run, comma-separated (default 20000)")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-retention-s3")
     parser.add_argument("--delete-threads", type=int, default=1, help="object-deletion threads (default 1: moto)")
+    parser.add_argument("--s3-endpoint", help="an S3 server already running (default: start moto's on loopback)")
+    parser.add_argument("--s3-access-key", default="bench", help="its access key (moto takes any)")
+    parser.add_argument("--s3-secret-key", default="bench", help="its secret key")
+    parser.add_argument("--s3-region", default="eu-west-2", help="its region (CloudServer: us-east-1)")
+    parser.add_argument("--s3-server-pid", help="the external server's pids, comma-separated, to report their CPU seconds")
     parser.add_argument("--platform", nargs=4, metavar=("URL", "BUCKET", "ENDPOINT", "HOME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.platform:
+    if args.platform:  # the child run: credentials and region come in its environment, from the parent
         url, bucket, endpoint, home = args.platform
         print(json.dumps(run_platform(url, bucket, endpoint, Path(home), args.delete_threads)))
         return
+    os.environ.update({"AWS_ACCESS_KEY_ID": args.s3_access_key, "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
+                       "AWS_DEFAULT_REGION": args.s3_region})
     for size in (int(s) for s in args.sizes.split(",")):
-        row = one_size(size, args.work / f"families-{size}", args.delete_threads)
+        row = one_size(size, args.work / f"families-{size}", args.delete_threads, args.s3_endpoint,
+                       [int(pid) for pid in args.s3_server_pid.split(",")] if args.s3_server_pid else None)
         p, f = row["platform"], row["floor"]
         print(f"{size} families: {p['cases']} cases, {p['rows']} rows, {p['object_versions']} object versions in "
               f"{p['chunks']} chunks; platform rows phase {p['rows_per_s_rows_phase']} rows/s "

@@ -15,6 +15,10 @@ Why it is shaped this way:
   removes nothing; S3 itself remains the final word (AccessDenied -> ObjectLocked).
 * Failures become one-line :mod:`governance.errors` messages naming the bucket,
   endpoint and key, never credentials or content.
+* ``DeleteObjects`` carries a ``Content-MD5`` header as well as botocore's CRC32:
+  botocore 1.36+ sends only the CRC32, and S3-compatible servers that predate the
+  new checksums (Scality CloudServer 8, older Ceph RGW) refuse the request without
+  the MD5 (``BadDigest``), so nothing could be deleted there.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from governance.storage.base import (
 )
 from governance.storage.s3_versions import list_versions
 
-__all__ = ["S3ObjectStore", "DEFAULT_REGION"]
+__all__ = ["S3ObjectStore", "DEFAULT_REGION", "send_content_md5"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,8 @@ class S3ObjectStore(ObjectStore):
         self._page_size = page_size
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
+        if client is not None:
+            send_content_md5(client)
         self._s3: Any = client
         self._bucket_checked = False
         self._object_lock: bool | None = None
@@ -298,7 +304,9 @@ class S3ObjectStore(ObjectStore):
         except StorageError as exc:
             if not isinstance(exc.__cause__, ClientError) or _code(exc.__cause__) != "BucketAlreadyOwnedByYou":
                 raise
-        if versioned:
+        if versioned and not object_lock:
+            # An Object Lock bucket is versioned from birth, and CloudServer refuses to be told so
+            # again (InvalidBucketState); S3 would accept it.
             with self._errors("put_bucket_versioning"):
                 client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         self._bucket_checked = True
@@ -329,9 +337,10 @@ class S3ObjectStore(ObjectStore):
             # MinIO and moto serve buckets by path, not by virtual host name.
             options["s3"] = {"addressing_style": "path"}
         try:
-            return session.client("s3", endpoint_url=self.endpoint_url, region_name=region, config=Config(**options))
+            client = session.client("s3", endpoint_url=self.endpoint_url, region_name=region, config=Config(**options))
         except ValueError as exc:  # botocore's complaint about a malformed endpoint URL
             raise ConfigError(f"S3 endpoint {self._where()} is not a valid URL") from exc
+        return send_content_md5(client)
 
     def _full(self, key: str) -> str:
         full = self._base + key
@@ -533,6 +542,18 @@ class S3ObjectStore(ObjectStore):
             raise StorageError(f"S3 {about} failed: {code} (HTTP {_status(exc)})") from exc
         except BotoCoreError as exc:
             raise StorageError(f"S3 {about} failed: {type(exc).__name__}") from exc
+
+
+def send_content_md5(client: Any) -> Any:
+    """Make ``client`` send ``Content-MD5`` with every ``DeleteObjects`` request (see the module docstring)."""
+    client.meta.events.register("before-sign.s3.DeleteObjects", _content_md5, unique_id="governance-content-md5")
+    return client
+
+
+def _content_md5(request: Any, **_: Any) -> None:
+    if "Content-MD5" not in request.headers:  # added before signing, so the signature covers it
+        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode("utf-8")
+        request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii")
 
 
 def _code(exc: ClientError) -> str:

@@ -2,6 +2,12 @@
 
 Backends: a local folder, and S3 (moto's real HTTP server) on a versioned
 bucket (under a prefix), an unversioned bucket, and an Object Lock bucket.
+``GOVERNANCE_TEST_S3_ENDPOINT`` runs the S3 backends against another server
+instead, credentials from the AWS environment variables (by hand; see the S3
+benchmark section of docs/deploy.md for Scality CloudServer):
+
+    GOVERNANCE_TEST_S3_ENDPOINT=http://127.0.0.1:8000 AWS_ACCESS_KEY_ID=accessKey1 \
+        AWS_SECRET_ACCESS_KEY=verySecretKey1 pytest tests/storage/test_contract.py
 S3 stores use a page size of 2 so that listing and version listing go through
 the pagination code with only a handful of keys.
 
@@ -12,6 +18,7 @@ folder on disk, or at the bucket through a separate raw boto3 client.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import urllib.request
 import uuid
@@ -30,9 +37,15 @@ LOCKING_BACKENDS = ["local", "s3-lock"]
 
 
 @pytest.fixture(scope="module")
-def s3_client(moto_server: str):
+def s3_endpoint(request: pytest.FixtureRequest) -> str:
+    """moto's server, unless ``GOVERNANCE_TEST_S3_ENDPOINT`` names another (see the module docstring)."""
+    return os.environ.get("GOVERNANCE_TEST_S3_ENDPOINT") or request.getfixturevalue("moto_server")
+
+
+@pytest.fixture(scope="module")
+def s3_client(s3_endpoint: str):
     """One raw boto3 client for the module: stores share it (building a client is the slow part)."""
-    return boto3.client("s3", endpoint_url=moto_server, region_name="eu-west-2")
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2")
 
 
 def _make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
@@ -459,11 +472,11 @@ def test_open_object_store_file_url_and_plain_path(tmp_path: Path) -> None:
     assert (tmp_path / "plain" / "k").read_bytes() == b"v"
 
 
-def test_open_object_store_s3_url_with_endpoint(moto_server: str, s3_client) -> None:
+def test_open_object_store_s3_url_with_endpoint(s3_endpoint: str, s3_client) -> None:
     bucket = f"gov-test-{uuid.uuid4().hex[:16]}"
-    store = open_object_store(f"s3://{bucket}/some/prefix/", s3_endpoint_url=moto_server)
+    store = open_object_store(f"s3://{bucket}/some/prefix/", s3_endpoint_url=s3_endpoint)
     assert isinstance(store, S3ObjectStore)
-    assert (store.bucket, store.prefix, store.endpoint_url) == (bucket, "some/prefix", moto_server)
+    assert (store.bucket, store.prefix, store.endpoint_url) == (bucket, "some/prefix", s3_endpoint)
     assert store.uri == f"s3://{bucket}/some/prefix"
     store.ensure_bucket()  # builds its own client: the lazy path
     store.put("k", b"v")

@@ -311,6 +311,20 @@ def test_ensure_bucket_is_idempotent_and_honest_about_object_lock(s3_client) -> 
         store.ensure_bucket(versioned=False, object_lock=True)
 
 
+def test_an_object_lock_bucket_is_not_told_again_to_be_versioned(moto_server: str) -> None:
+    # CloudServer answers InvalidBucketState to PutBucketVersioning on an Object Lock bucket
+    # (versioned from birth), so ensure_bucket(object_lock=True) must not send it.
+    client = boto3.client("s3", endpoint_url=moto_server, region_name="eu-west-2")
+    sent: list[str] = []
+    client.meta.events.register("before-call.s3.PutBucketVersioning", lambda **_: sent.append("versioning"))
+    store = S3ObjectStore(_bucket(), client=client)
+    store.ensure_bucket(object_lock=True)
+    store.ensure_bucket(object_lock=True)  # and again, on the bucket that now exists
+    assert sent == []
+    assert client.get_bucket_versioning(Bucket=store.bucket)["Status"] == "Enabled"
+    assert store.supports_object_lock() and store.put("k", b"x").version_id
+
+
 def test_from_url_normalises_the_prefix() -> None:
     store = S3ObjectStore.from_url("s3://gov-test-bucket//a/b//", endpoint_url="http://127.0.0.1:9")
     assert (store.bucket, store.prefix, store.uri) == ("gov-test-bucket", "a/b", "s3://gov-test-bucket/a/b")
