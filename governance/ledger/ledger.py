@@ -44,7 +44,7 @@ from governance.ledger.schema import (
     lock_table, prepare_event, upgrade, utc_stamp,
 )
 from governance.ledger.sealing import minting_allowed, newest_head, registered_keys, seal, signing_key_id
-from governance.ledger.parallel import parallel_pass, processes_for, read_rows
+from governance.ledger.parallel import ParallelPass, processes_for, read_rows
 from governance.ledger.signing import LedgerSigner, signer_for
 from governance.ledger.verify import VerifyReport, verify_entries
 from governance.ledger.witness import WITNESS_ENV, Witness, open_witness
@@ -386,14 +386,19 @@ class Ledger:
             newest_seq = conn.execute(sa.text("SELECT max(seq) FROM ledger_entries")).scalar() or 0
             processes = processes_for(newest_seq)
             _log.debug("verifying %s entries in %d process(es)", newest_seq, processes)
+            extra = [since.size] if since is not None and type(since.size) is int and since.size > 0 else []
             entry_pass = None
             if processes > 1:
-                entry_pass = parallel_pass(conn, self.engine.url.render_as_string(hide_password=False), processes)
-            report, roots = verify_entries(
-                read_rows(conn), heads, self.public_keys(conn), witnessed=witnessed, entry_pass=entry_pass,
-                witness_location=self.witness.location if self.witness is not None else None,
-                expect_key_id=expect_key_id, progress=progress,
-                extra_sizes=[since.size] if since is not None and type(since.size) is int and since.size > 0 else [])
+                entry_pass = ParallelPass(conn, self.engine.url.render_as_string(hide_password=False), processes)
+                entry_pass.start(sorted({h.size for h in heads} | set(extra)))  # reading while signatures are checked
+            try:
+                report, roots = verify_entries(
+                    read_rows(conn), heads, self.public_keys(conn), witnessed=witnessed, entry_pass=entry_pass,
+                    witness_location=self.witness.location if self.witness is not None else None,
+                    expect_key_id=expect_key_id, progress=progress, extra_sizes=extra)
+            finally:
+                if entry_pass is not None:
+                    entry_pass.close()
             if report.ok and since is not None:
                 report = check_since(self, conn, report, heads, since, roots)
         return report

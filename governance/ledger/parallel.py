@@ -44,7 +44,7 @@ import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -55,7 +55,7 @@ from governance.ledger.merkle import CompactRange
 from governance.ledger.schema import Checkpoint
 from governance.ledger.verify import Failure, PassResult, check_head, row_failure
 
-__all__ = ["BLOCK", "PARALLEL_FROM", "PROCESSES_ENV", "processes_for", "parallel_pass", "read_rows"]
+__all__ = ["BLOCK", "PARALLEL_FROM", "PROCESSES_ENV", "ParallelPass", "processes_for", "read_rows"]
 
 BLOCK = 1 << 12  # entries per block; ranges are whole blocks
 PARALLEL_FROM = 200_000  # below this, forking costs more than it saves
@@ -135,43 +135,59 @@ def _bounds(first: int | None, last: int | None) -> tuple[str, dict[str, int]]:
     return " WHERE " + " AND ".join(parts), params
 
 
-def parallel_pass(conn: sa.Connection, url: str, processes: int) -> Callable[[Sequence[int], Mapping[int, Checkpoint]], PassResult]:
+class ParallelPass:
     """An ``entry_pass`` for :func:`~governance.ledger.verify.verify_entries` over ``processes`` processes.
 
-    ``conn`` is the verifying snapshot's connection (its range is read there);
-    ``url`` (with its password) lets the other processes connect.
+    ``conn`` is the verifying snapshot's connection (the first range is read
+    there); ``url`` (with its password) lets the other processes connect.
+    :meth:`start` forks the other processes at once, so they read their ranges
+    while this process checks the tree heads' signatures; calling the pass reads
+    the first range, collects the others and combines. :meth:`close` always.
     """
 
-    def run(stops: Sequence[int], by_size: Mapping[int, Checkpoint]) -> PassResult:
+    def __init__(self, conn: sa.Connection, url: str, processes: int) -> None:
+        self.conn, self.url, self.processes = conn, url, processes
+        self._started: tuple[list[int], list[tuple[int, int]], list[list[int]], Any, list[Any]] | None = None
+
+    def start(self, stops: Sequence[int]) -> None:
+        conn = self.conn
         newest = conn.execute(sa.text("SELECT max(seq) FROM ledger_entries")).scalar() or 0
-        ranges = _ranges(newest, processes)
-        snapshot = None
-        if conn.dialect.name == "postgresql" and len(ranges) > 1:
-            snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar()
+        ranges = _ranges(newest, self.processes)
         wanted = [[s for s in stops if first <= s <= last] for first, last in ranges]
-        results: list[RangeResult] = []
+        pool, futures = None, []
         if len(ranges) > 1:
+            snapshot = None
+            if conn.dialect.name == "postgresql":
+                snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar()
             # Objects that exist now are left out of the children's garbage collection: a collection
             # that walked the inherited heap would copy it page by page (copy-on-write) in each child.
             gc.freeze()
             try:
                 pool = ProcessPoolExecutor(len(ranges) - 1, mp_context=multiprocessing.get_context("fork"))
-                futures = [pool.submit(_check_in_child, url, snapshot, first, last, stops_in)
+                futures = [pool.submit(_check_in_child, self.url, snapshot, first, last, stops_in)
                            for (first, last), stops_in in zip(ranges[1:], wanted[1:])]
             finally:
                 gc.unfreeze()
-            with pool:
-                results.append(_check_range(conn, None, ranges[0][1], wanted[0]))
-                for future in futures:
-                    outcome = future.result()
-                    if isinstance(outcome, str):
-                        raise LedgerError(f"ledger verification in a second process failed: {outcome}")
-                    results.append(outcome)
-        else:
-            results.append(_check_range(conn, None, newest, wanted[0]))
+        self._started = (list(stops), ranges, wanted, pool, futures)
+
+    def __call__(self, stops: Sequence[int], by_size: Mapping[int, Checkpoint]) -> PassResult:
+        if self._started is None or self._started[0] != list(stops):
+            self.close()
+            self.start(stops)
+        _, ranges, wanted, _, futures = self._started  # type: ignore[misc]
+        results = [_check_range(self.conn, None, ranges[0][1], wanted[0])]
+        for future in futures:
+            outcome = future.result()
+            if isinstance(outcome, str):
+                raise LedgerError(f"ledger verification in a second process failed: {outcome}")
+            results.append(outcome)
         return _combine(results, stops, by_size)
 
-    return run
+    def close(self) -> None:
+        """Stop the other processes (a verification that failed before reading entries leaves them running)."""
+        if self._started is not None and self._started[3] is not None:
+            self._started[3].shutdown(wait=True, cancel_futures=True)
+        self._started = None
 
 
 def _ranges(newest: int, processes: int) -> list[tuple[int, int]]:
