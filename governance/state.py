@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from governance.config import Settings
-from governance.errors import ConfigError
+from governance.errors import ConfigError, StoreUnavailable
 from governance.db import ALEMBIC_RUN_LOCK, at_revision, make_engine, safe_url, sqlite_file_missing, upgrade_to_head
 
 __all__ = [
@@ -142,6 +142,11 @@ def state_engine(settings: Settings) -> Engine:
             if settings.databases_named:
                 refuse_new_database(url, "state database", "GOVERNANCE_STATE_URL (or GOVERNANCE_LEDGER_URL)")
             engine = make_engine(url)
-            ensure_schema(engine)
+            try:
+                ensure_schema(engine)
+            except sa.exc.OperationalError as exc:  # name which database: store, state and ledger can each be down
+                engine.dispose()
+                raise StoreUnavailable(f"state database {safe_url(url)} is unreachable "
+                                       f"({type(getattr(exc, 'orig', exc)).__name__})") from None
             _engines[url] = engine
         return engine

@@ -92,3 +92,10 @@ def test_a_mistyped_future_year_neither_places_a_hold_nor_lodges_a_request(seede
         ["sar", "lodge", "--subject", SUBJECT, "--received", "2062-06-21"], capsys)
     capsys.readouterr()
     assert main(["sar", "list"]) == 0 and "no requests" in capsys.readouterr().out
+
+
+def test_an_unreachable_state_database_is_named(seeded, capsys, monkeypatch):
+    """Store, state and ledger can each be down; the line says which (was 'a database operation failed')."""
+    monkeypatch.setenv("GOVERNANCE_STATE_URL", "postgresql+psycopg://postgres:secretpw@127.0.0.1:1/x?connect_timeout=2")
+    message = _error(["sar", "due", "--as-of", "2026-06-30"], capsys)
+    assert "state database" in message and "unreachable" in message and "secretpw" not in message
