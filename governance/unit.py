@@ -44,7 +44,19 @@ import sqlalchemy as sa
 
 from governance.config import Settings
 
-__all__ = ["Unit", "Work"]
+__all__ = ["Unit", "Work", "open_ledger"]
+
+
+def open_ledger(settings: Settings):
+    """The ledger the settings name, to write to; a named SQLite ledger that does not exist is
+    refused, never created (:func:`governance.state.refuse_new_database`)."""
+    from governance.keys import KeyStore
+    from governance.ledger import Ledger
+    from governance.state import refuse_new_database
+
+    if settings.databases_named:
+        refuse_new_database(settings.ledger_url, "ledger database", "GOVERNANCE_LEDGER_URL")
+    return Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir))
 
 
 @dataclass
@@ -121,14 +133,7 @@ class Unit:
     @property
     def ledger(self):
         if self._ledger is None:
-            from governance.keys import KeyStore
-            from governance.ledger import Ledger
-
-            if self.settings.databases_named:
-                from governance.state import refuse_new_database
-
-                refuse_new_database(self.settings.ledger_url, "ledger database", "GOVERNANCE_LEDGER_URL")
-            self._ledger = Ledger.open(self.settings.ledger_url, KeyStore(self.settings.keys_dir))
+            self._ledger = open_ledger(self.settings)
         return self._ledger
 
     @property

@@ -8,13 +8,13 @@ from sqlalchemy.engine import Engine
 
 from governance.config import Settings
 from governance.keyprovider import SharedKeys, open_keys
-from governance.keys import KeyStore
 from governance.ledger import Ledger
 from governance.retention.schedule import Schedule, load_schedule
-from governance.state import refuse_new_database, state_engine
+from governance.state import state_engine
 from governance.storage import ObjectStore
 from governance.stores.seeding import open_objects
 from governance.stores.store import CaseStore
+from governance.unit import open_ledger
 
 __all__ = ["RetentionContext"]
 
@@ -31,12 +31,10 @@ class RetentionContext:
 
     @classmethod
     def open(cls, settings: Settings, store_name: str = "default", *, schedule: Schedule | None = None) -> "RetentionContext":
-        if settings.databases_named:
-            refuse_new_database(settings.ledger_url, "ledger database", "GOVERNANCE_LEDGER_URL")
         return cls(
             store=CaseStore.open(settings.store(store_name)),
             state=state_engine(settings),
-            ledger=Ledger.open(settings.ledger_url, KeyStore(settings.keys_dir)),
+            ledger=open_ledger(settings),
             objects=open_objects(settings),
             schedule=schedule or load_schedule(),
             keys=open_keys(settings),
